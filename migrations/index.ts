@@ -1,0 +1,14 @@
+/**
+ * The ordered list of migrations. Listed statically (not discovered on disk) so the same code runs
+ * from TypeScript under jest and from the compiled dist/ without path juggling.
+ */
+import type { Knex } from 'knex';
+import * as archive from './001_archive';
+
+export interface Migration {
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+export const migrations: Migration[] = [{ name: '001_archive', ...archive }];

@@ -1,0 +1,113 @@
+/**
+ * Services (code + edition) of a service owner. Whether a service has a DownloadQueue decides if
+ * its archived form tasks become queue items; tasks archived while it is off are never queued.
+ */
+import { isUniqueViolation, type Db } from '../storage/db';
+import { ArchiveError } from './errors';
+
+export interface Service {
+  serviceId: number;
+  serviceOwnerId: number;
+  serviceCode: string;
+  serviceEditionCode: number;
+  name: string | null;
+  downloadQueue: boolean;
+}
+
+export interface ServiceKey {
+  serviceOwnerId: number;
+  serviceCode: string;
+  serviceEditionCode: number;
+}
+
+const SERVICE_CODE = /^[\w.-]{1,50}$/;
+const INT32_MAX = 2_147_483_647;
+
+/** Why a service code is unacceptable, or undefined when it is fine. */
+export function serviceCodeProblem(code: string): string | undefined {
+  return SERVICE_CODE.test(code) ? undefined : `service code '${code}' must be 1-50 letters, digits, '.', '_' or '-'`;
+}
+
+/** Why an edition code is unacceptable (it is an xs:int on the wire), or undefined when it is fine. */
+export function serviceEditionCodeProblem(edition: number): string | undefined {
+  return Number.isInteger(edition) && edition >= 1 && edition <= INT32_MAX
+    ? undefined
+    : `service edition code '${edition}' must be a whole number from 1 to ${INT32_MAX}`;
+}
+
+export async function addService(
+  db: Db,
+  request: ServiceKey & { name?: string | null; downloadQueue: boolean },
+): Promise<{ serviceId: number }> {
+  const problem = serviceCodeProblem(request.serviceCode) ?? serviceEditionCodeProblem(request.serviceEditionCode);
+  if (problem) throw new ArchiveError('invalid_argument', capitalize(problem));
+  const owner = await db('service_owners').where({ id: request.serviceOwnerId }).first('id');
+  if (!owner) throw new ArchiveError('invalid_argument', `Service owner id ${request.serviceOwnerId} does not exist`);
+  try {
+    const [row] = await db('services')
+      .insert({
+        service_owner_id: request.serviceOwnerId,
+        service_code: request.serviceCode,
+        service_edition_code: request.serviceEditionCode,
+        name: request.name?.trim() || null,
+        download_queue: request.downloadQueue,
+      })
+      .returning<{ id: number }[]>('id');
+    return { serviceId: row!.id };
+  } catch (error) {
+    // Code + edition is unique across owners: Altinn has one global service catalogue.
+    if (isUniqueViolation(error)) {
+      throw new ArchiveError('conflict', `Service ${request.serviceCode} edition ${request.serviceEditionCode} already exists`);
+    }
+    throw error;
+  }
+}
+
+export async function findService(db: Db, key: ServiceKey): Promise<Service | undefined> {
+  const row = await db('services')
+    .where({ service_owner_id: key.serviceOwnerId, service_code: key.serviceCode, service_edition_code: key.serviceEditionCode })
+    .first<ServiceRow | undefined>(SERVICE_COLUMNS);
+  return row && toService(row);
+}
+
+/** All services of one owner (a handful per owner; used to resolve many tasks with one query). */
+export async function listServices(db: Db, serviceOwnerId: number): Promise<Service[]> {
+  const rows = await db('services').where({ service_owner_id: serviceOwnerId }).orderBy(['service_code', 'service_edition_code']).select<ServiceRow[]>(SERVICE_COLUMNS);
+  return rows.map(toService);
+}
+
+/** Turn the DownloadQueue of a service on or off (affects tasks archived from now on). */
+export async function setServiceDownloadQueue(db: Db, request: ServiceKey & { downloadQueue: boolean }): Promise<void> {
+  const updated = await db('services')
+    .where({ service_owner_id: request.serviceOwnerId, service_code: request.serviceCode, service_edition_code: request.serviceEditionCode })
+    .update({ download_queue: request.downloadQueue });
+  if (updated === 0) {
+    throw new ArchiveError('not_found', `Service ${request.serviceCode} edition ${request.serviceEditionCode} was not found for this service owner`);
+  }
+}
+
+interface ServiceRow {
+  id: number;
+  service_owner_id: number;
+  service_code: string;
+  service_edition_code: number;
+  name: string | null;
+  download_queue: boolean;
+}
+
+const SERVICE_COLUMNS = ['id', 'service_owner_id', 'service_code', 'service_edition_code', 'name', 'download_queue'];
+
+function toService(row: ServiceRow): Service {
+  return {
+    serviceId: row.id,
+    serviceOwnerId: row.service_owner_id,
+    serviceCode: row.service_code,
+    serviceEditionCode: row.service_edition_code,
+    name: row.name,
+    downloadQueue: row.download_queue,
+  };
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

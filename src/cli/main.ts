@@ -1,0 +1,56 @@
+/**
+ * The `altinn-gateway` command line. `main` runs one command and returns its exit code:
+ * 0 success, 1 failure (one line on stderr), 2 usage error (commander's message).
+ */
+import { Command, CommanderError } from 'commander';
+import { registerArchiveCommands } from './archive-import';
+import { registerDemoCommand } from './demo';
+import { processIo, writeLine, type CliIo } from './io';
+import { registerMigrateCommand } from './migrate';
+import { registerOwnerCommands } from './owner';
+import { registerServeCommand } from './serve';
+import { registerServiceCommands } from './service';
+import { registerSystemUserCommands } from './system-user';
+
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('altinn-gateway')
+    .description("Altinn 2 service-owner DownloadQueue gateway on a Postgres archive.\nConfiguration comes from the environment (DATABASE_URL, DATA_DIR, PORT, ...).")
+    // Set before the subcommands are added: they inherit both.
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .showHelpAfterError('(run with --help for usage)');
+  registerServeCommand(program, io);
+  registerMigrateCommand(program, io);
+  registerOwnerCommands(program, io);
+  registerSystemUserCommands(program, io);
+  registerServiceCommands(program, io);
+  registerArchiveCommands(program, io);
+  registerDemoCommand(program, io);
+  return program;
+}
+
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  try {
+    await buildProgram(io).parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE; // commander has printed why
+    writeLine(io.stderr, `error: ${oneLine(error)}`);
+    return EXIT_FAILURE;
+  }
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\n\s*/g, ' ').trim() || (error instanceof Error ? error.name : 'unknown error');
+}
+
+/** Entry point of bin/altinn-gateway.js. */
+export function run(): void {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * `serve`: run the HTTP server until SIGINT/SIGTERM. On the embedded database an empty archive is
+ * seeded with the demo first, and how to call it is printed (again on later starts).
+ */
+import type { Command } from 'commander';
+import type { App } from '../app';
+import { loadConfig } from '../config';
+import { formatDemoInstructions } from '../demo/instructions';
+import { findDemo, isDemoNeeded, seedDemo, type DemoInfo } from '../demo/seed';
+import { runServer } from '../server';
+import { writeLine, type CliIo } from './io';
+
+export function registerServeCommand(program: Command, io: CliIo): void {
+  program
+    .command('serve')
+    .description('serve the SOAP endpoints (embedded database under DATA_DIR unless DATABASE_URL is set)')
+    .action(async () => {
+      const config = loadConfig(io.env);
+      let demo: DemoInfo | undefined;
+      const server = await runServer(config, {
+        // Seeded through the server's own connection: the embedded database allows only one user.
+        onOpen: async (app) => {
+          if (!config.databaseUrl) demo = await prepareDemo(app);
+        },
+      });
+      if (demo) writeLine(io.stdout, formatDemoInstructions(demo, server.url));
+      await shutdownSignal();
+      await server.close();
+    });
+}
+
+async function prepareDemo(app: App): Promise<DemoInfo | undefined> {
+  return (await isDemoNeeded(app)) ? seedDemo(app) : findDemo(app);
+}
+
+function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

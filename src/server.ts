@@ -1,0 +1,100 @@
+/**
+ * The HTTP server: where every request enters. Routes: the two SOAP endpoints (src/services/*),
+ * `/health` and Prometheus `/metrics`. `runServer` is what `altinn-gateway serve` (and npm start) runs.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import fastify, { type FastifyInstance } from 'fastify';
+import { openApp, type App } from './app';
+import type { Config } from './config';
+import { createMetrics } from './observability/metrics';
+import { registerSoapEndpoint } from './soap/endpoint';
+import { downloadQueueEndpoint } from './services/download-queue/endpoint';
+import { streamedArchiveEndpoint } from './services/streamed-archive/endpoint';
+
+/** wsdl/ at the project root, from src/ under ts-jest or dist/src/ when compiled. */
+export const WSDL_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../wsdl' : '../wsdl');
+
+export interface ServerOptions {
+  /** Pino options, or false to silence logs (tests). */
+  logger?: boolean | Record<string, unknown>;
+}
+
+export function buildServer(app: App, options: ServerOptions = {}): FastifyInstance {
+  const server = fastify({
+    logger: options.logger ?? { level: app.config.logLevel },
+    // Honour a caller's request id when it looks like one, so logs correlate across systems.
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    // SOAP bodies are streamed and limited by the SOAP layer; this caps everything else.
+    bodyLimit: app.config.limits.maxRequestBytes,
+    return503OnClosing: true,
+  });
+  server.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const metrics = createMetrics();
+  const soapOptions = { limits: app.config.limits, metrics };
+  registerSoapEndpoint(server, downloadQueueEndpoint(app, WSDL_DIR), soapOptions);
+  registerSoapEndpoint(server, streamedArchiveEndpoint(app, WSDL_DIR), soapOptions);
+
+  server.get('/health', async (_request, reply) => {
+    try {
+      await app.db.raw('select 1');
+      return { status: 'ok', database: 'ok' };
+    } catch (error) {
+      return reply.code(503).send({ status: 'unavailable', database: (error as Error).message });
+    }
+  });
+  server.get('/metrics', async (_request, reply) => {
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  return server;
+}
+
+export interface RunningServer {
+  url: string;
+  server: FastifyInstance;
+  app: App;
+  close(): Promise<void>;
+}
+
+/** Open the app (migrating the database), listen, and close everything gracefully on SIGINT/SIGTERM. */
+export async function runServer(config: Config, hooks: { onOpen?(app: App): Promise<void> } = {}): Promise<RunningServer> {
+  const app = await openApp(config);
+  await hooks.onOpen?.(app);
+  const server = buildServer(app);
+  await server.listen({ port: config.port, host: config.host });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      // Stop accepting, let in-flight requests (including streaming downloads) finish, then the database.
+      const timer = setTimeout(() => server.server.closeAllConnections(), config.shutdownGraceMs);
+      try {
+        await server.close();
+      } finally {
+        clearTimeout(timer);
+        await app.close();
+      }
+    })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    server.log.info({ signal }, 'shutting down');
+    close().then(
+      () => process.exit(0),
+      (error) => {
+        server.log.error({ err: error }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return { url, server, app, close };
+}

@@ -1,0 +1,86 @@
+/**
+ * Turning a serialized envelope into an HTTP response body: plain XML when nothing is binary,
+ * otherwise an MTOM multipart/related message whose binary parts are streamed straight from their
+ * source (e.g. the blob store), so a 1 GB attachment never sits in memory. When every part's size
+ * is known the exact Content-Length is computed up front.
+ */
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { SoapVersion } from './request-reader';
+import type { OutboundPart } from './serializer';
+import { namespaceDeclarations } from './serializer';
+import { SOAP11_ENV, SOAP12_ENV } from './namespaces';
+
+export interface SoapHttpResponse {
+  contentType: string;
+  contentLength: number | undefined;
+  body: Buffer | Readable;
+}
+
+export function soapEnvelope(bodyXml: string, soapVersion: SoapVersion): string {
+  const envNs = soapVersion === '1.1' ? SOAP11_ENV : SOAP12_ENV;
+  return `<s:Envelope xmlns:s="${envNs}"${namespaceDeclarations()}><s:Body>${bodyXml}</s:Body></s:Envelope>`;
+}
+
+function xmlContentType(soapVersion: SoapVersion): string {
+  return soapVersion === '1.1' ? 'text/xml' : 'application/soap+xml';
+}
+
+export function plainResponse(envelopeXml: string, soapVersion: SoapVersion): SoapHttpResponse {
+  const body = Buffer.from(envelopeXml, 'utf8');
+  return { contentType: `${xmlContentType(soapVersion)}; charset=utf-8`, contentLength: body.length, body };
+}
+
+export interface MtomOptions {
+  /** Called with the number of binary bytes written, for metrics. */
+  onBinaryBytes?(count: number): void;
+}
+
+export function mtomResponse(envelopeXml: string, parts: OutboundPart[], soapVersion: SoapVersion, options: MtomOptions = {}): SoapHttpResponse {
+  const boundary = `uuid:${randomUUID()}`;
+  const rootId = 'root.message@altinn-gateway';
+  const innerType = xmlContentType(soapVersion);
+  const rootHead = Buffer.from(
+    `--${boundary}\r\nContent-ID: <${rootId}>\r\n` +
+      `Content-Type: application/xop+xml; charset=utf-8; type="${innerType}"\r\n` +
+      `Content-Transfer-Encoding: 8bit\r\n\r\n`,
+  );
+  const rootXml = Buffer.from(envelopeXml, 'utf8');
+  // No Content-Transfer-Encoding on binary parts: zeep strips leading/trailing CR/LF from parts
+  // marked `binary`, which would corrupt files that end in a line break (CONTRACT.md).
+  const partHeads = parts.map(({ contentId, part }) =>
+    Buffer.from(`\r\n--${boundary}\r\nContent-ID: <${contentId}>\r\nContent-Type: ${part.contentType}\r\n\r\n`),
+  );
+  const closing = Buffer.from(`\r\n--${boundary}--\r\n`);
+
+  const sizes = parts.map(({ part }) => part.sizeBytes);
+  const contentLength = sizes.every((s): s is number => s !== undefined)
+    ? rootHead.length + rootXml.length + partHeads.reduce((n, h) => n + h.length, 0) + sizes.reduce((n, s) => n + s, 0) + closing.length
+    : undefined;
+
+  async function* generate(): AsyncGenerator<Buffer> {
+    yield Buffer.concat([rootHead, rootXml]);
+    for (let i = 0; i < parts.length; i++) {
+      yield partHeads[i]!;
+      const { part } = parts[i]!;
+      let written = 0;
+      for await (const chunk of part.open() as AsyncIterable<Buffer>) {
+        written += chunk.length;
+        yield chunk;
+      }
+      options.onBinaryBytes?.(written);
+      if (part.sizeBytes !== undefined && written !== part.sizeBytes) {
+        // Content-Length was promised; failing the stream makes the client see a broken response, not a wrong file.
+        throw new Error(`Binary part ${parts[i]!.contentId} had ${written} bytes, expected ${part.sizeBytes}`);
+      }
+    }
+    yield closing;
+  }
+
+  return {
+    contentType:
+      `multipart/related; type="application/xop+xml"; start="<${rootId}>"; ` + `start-info="${innerType}"; boundary="${boundary}"`,
+    contentLength,
+    body: Readable.from(generate(), { objectMode: false, highWaterMark: 1 }),
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * PGlite is a single-process database: two processes opening the same data directory corrupt it.
+ * A lock file beside the directory, holding the owner's pid, turns that into a clear refusal (e.g.
+ * running a CLI command while `serve` is up). A lock left by a process that no longer runs is taken over.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export function acquireEmbeddedLock(dataDir: string): () => void {
+  const lockFile = `${dataDir}.lock`;
+  fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(fs.readFileSync(lockFile, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
+        throw new Error(
+          `The embedded database in ${dataDir} is in use by process ${holder}. Stop that process first ` +
+            `(the embedded database allows one process at a time), or set DATABASE_URL to use a PostgreSQL server.`,
+        );
+      }
+      fs.rmSync(lockFile, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new Error(`Could not lock the embedded database in ${dataDir}`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
