@@ -95,11 +95,29 @@ async function readMtomRequest(
   });
   const parts: MultipartPart[] = [];
   let received = 0;
+  // RFC 2046 allows a preamble before the first boundary (CXF starts every body with CRLF) and an
+  // epilogue after the closing one (e.g. its CRLF arriving in a later chunk); the parser takes neither.
+  let preamble: Buffer | undefined = Buffer.alloc(0);
+  let finished = false;
   for await (const chunk of body) {
     received += chunk.length;
     if (received > limits.maxRequestBytes) throw clientFault(`The request is larger than ${limits.maxRequestBytes} bytes`);
-    for (const part of parser.write(chunk)) parts.push(part);
+    if (finished) continue;
+    let data = chunk;
+    if (preamble) {
+      data = Buffer.concat([preamble, chunk]);
+      const at = data.indexOf(`--${boundary}`);
+      if (at === -1 && data.length < 16 * 1024) {
+        preamble = data;
+        continue;
+      }
+      preamble = undefined;
+      if (at > 0) data = data.subarray(at);
+    }
+    for (const part of parser.write(data)) parts.push(part);
+    finished = isFinished(parser);
   }
+  if (preamble?.length) for (const part of parser.write(preamble)) parts.push(part);
   parser.finish();
 
   const rootId = start ? stripAngles(start) : undefined;
@@ -107,7 +125,10 @@ async function readMtomRequest(
   if (!root) throw clientFault(rootId ? `The MTOM request has no part with Content-ID <${rootId}> (the start parameter)` : 'The MTOM request has no parts');
 
   const rootMedia = parseMediaType(root.headers['content-type']);
-  const innerType = (rootMedia.parameters.type ?? media.parameters['start-info'] ?? '').toLowerCase();
+  // The inner type may carry parameters, e.g. CXF's `type="application/soap+xml; action=\"…\""`.
+  const innerHeader = rootMedia.parameters.type ?? media.parameters['start-info'];
+  const inner = innerHeader ? parseMediaType(innerHeader) : { type: '', parameters: {} as Record<string, string> };
+  const innerType = inner.type;
   const soapVersion = rootMedia.type === 'application/xop+xml' ? versionOf(innerType) : versionOf(rootMedia.type);
   if (!soapVersion) throw clientFault(`The MTOM root part has an unsupported type '${rootMedia.type}; type=${innerType}'`);
 
@@ -116,8 +137,27 @@ async function readMtomRequest(
   const envelope = xml.end();
   resolveXopIncludes(envelope, parts);
 
-  const action = unquote(headers.soapAction) || unquote(rootMedia.parameters.action) || unquote(media.parameters.action);
+  const action =
+    unquote(headers.soapAction) || unquote(inner.parameters.action) || unquote(rootMedia.parameters.action) || unquote(media.parameters.action);
   return { envelope, soapVersion, action, mtom: true };
+}
+
+function isFinished(parser: MultipartParser): boolean {
+  try {
+    parser.finish();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A cid: URL's Content-ID (RFC 2392: URL-encoded); taken as written when it is not valid percent-encoding. */
+function decodeCid(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 function stripAngles(id: string): string {
@@ -130,7 +170,7 @@ function resolveXopIncludes(element: XmlElement, parts: MultipartPart[]): void {
     if (typeof child === 'string') return child;
     if (child.ns === XOP && child.local === 'Include') {
       const href = child.attributes.find((a) => a.local === 'href' && a.ns === '')?.value ?? '';
-      const id = decodeURIComponent(href.replace(/^cid:/i, ''));
+      const id = decodeCid(href.replace(/^cid:/i, ''));
       const part = parts.find((p) => stripAngles(p.headers['content-id'] ?? '') === id);
       if (!part) throw new SoapFault('Client', `xop:Include refers to a missing MIME part '${href}'`);
       return Buffer.from(part.bytes).toString('base64');
