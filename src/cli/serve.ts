@@ -24,23 +24,10 @@ export function registerServeCommand(program: Command, io: CliIo): void {
         },
       });
       if (demo) writeLine(io.stdout, formatDemoInstructions(demo, server.url));
-      await shutdownSignal();
-      await server.close();
+      // runServer closes gracefully on SIGINT/SIGTERM; the listening server keeps the process alive.
     });
 }
 
 async function prepareDemo(app: App): Promise<DemoInfo | undefined> {
   return (await isDemoNeeded(app)) ? seedDemo(app) : findDemo(app);
-}
-
-function shutdownSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }
