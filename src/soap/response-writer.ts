@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { SoapVersion } from './request-reader';
 import type { OutboundPart } from './serializer';
-import { namespaceDeclarations } from './serializer';
+import { NAMESPACE_DECLARATIONS } from './serializer';
 import { SOAP11_ENV, SOAP12_ENV } from './namespaces';
 
 export interface SoapHttpResponse {
@@ -19,7 +19,7 @@ export interface SoapHttpResponse {
 
 export function soapEnvelope(bodyXml: string, soapVersion: SoapVersion): string {
   const envNs = soapVersion === '1.1' ? SOAP11_ENV : SOAP12_ENV;
-  return `<s:Envelope xmlns:s="${envNs}"${namespaceDeclarations()}><s:Body>${bodyXml}</s:Body></s:Envelope>`;
+  return `<s:Envelope xmlns:s="${envNs}"${NAMESPACE_DECLARATIONS}><s:Body>${bodyXml}</s:Body></s:Envelope>`;
 }
 
 function xmlContentType(soapVersion: SoapVersion): string {

@@ -5,7 +5,7 @@
  * Binary values become XOP includes; their parts are collected for the MTOM writer.
  */
 import { escapeText } from '../xml/writer';
-import { RESPONSE_PREFIXES, XSI } from './namespaces';
+import { RESPONSE_PREFIXES } from './namespaces';
 import { isBinaryPart, type BinaryPart, type ComplexType, type ElementDescriptor, type FieldDescriptor, type SimpleType } from './schema';
 
 export interface OutboundPart {
@@ -120,11 +120,7 @@ function formatSimple(type: SimpleType, value: unknown, memberName: string): str
   }
 }
 
-/** The namespace declarations written once on the Envelope. */
-export function namespaceDeclarations(): string {
-  return Object.entries(RESPONSE_PREFIXES)
-    .map(([ns, prefix]) => ` xmlns:${prefix}="${ns}"`)
-    .join('');
-}
-
-export { XSI };
+/** The namespace declarations written once on every response Envelope. */
+export const NAMESPACE_DECLARATIONS = Object.entries(RESPONSE_PREFIXES)
+  .map(([ns, prefix]) => ` xmlns:${prefix}="${ns}"`)
+  .join('');

@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { ALTINN, RESPONSE_PREFIXES, XOP, XSI } from '../../src/soap/namespaces';
 import { field, listOf, type BinaryPart, type ComplexType, type ElementDescriptor } from '../../src/soap/schema';
-import { namespaceDeclarations, qualifiedName, writeElement, XmlOutput } from '../../src/soap/serializer';
+import { NAMESPACE_DECLARATIONS, qualifiedName, writeElement, XmlOutput } from '../../src/soap/serializer';
 import { downloadQueueContract } from '../../src/services/download-queue/contract';
 import { childElements, isNil, parseXml, textContent, type XmlElement } from '../../src/xml/parser';
 
@@ -21,7 +21,7 @@ function write(element: ElementDescriptor, value: Record<string, unknown>, prefi
 
 /** Parse written XML with the Envelope's namespace declarations in scope, as a client would see it. */
 function parsed(xml: string): XmlElement {
-  const wrapper = parseXml(`<w${namespaceDeclarations()}>${xml}</w>`);
+  const wrapper = parseXml(`<w${NAMESPACE_DECLARATIONS}>${xml}</w>`);
   return childElements(wrapper)[0]!;
 }
 
@@ -140,7 +140,7 @@ describe('absent values', () => {
     const root = parsed(xml);
     // The xsi prefix used on nil members is declared with the Envelope's declarations.
     expect(isNil(childElements(root)[0]!)).toBe(true);
-    expect(namespaceDeclarations()).toContain(` xmlns:xsi="${XSI}"`);
+    expect(NAMESPACE_DECLARATIONS).toContain(` xmlns:xsi="${XSI}"`);
   });
 
   test('null and undefined are treated alike', () => {
@@ -293,7 +293,7 @@ describe('the real contract', () => {
   });
 
   test('every namespace the contract writes has a declared prefix', () => {
-    const declarations = namespaceDeclarations();
+    const declarations = NAMESPACE_DECLARATIONS;
     for (const [ns, prefix] of Object.entries(RESPONSE_PREFIXES)) expect(declarations).toContain(` xmlns:${prefix}="${ns}"`);
   });
 });
