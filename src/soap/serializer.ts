@@ -41,12 +41,32 @@ export function qualifiedName(ns: string, local: string): string {
   return `${prefix}:${local}`;
 }
 
+interface Tags {
+  open: string;
+  close: string;
+  nil: string;
+  empty: string;
+}
+
+// Descriptors are static; their tags are built once rather than for every element written.
+const tagCache = new WeakMap<object, Tags>();
+
+function tagsOf(descriptor: { ns: string; name: string }): Tags {
+  let tags = tagCache.get(descriptor);
+  if (!tags) {
+    const name = qualifiedName(descriptor.ns, descriptor.name);
+    tags = { open: `<${name}>`, close: `</${name}>`, nil: `<${name} xsi:nil="true"/>`, empty: `<${name}/>` };
+    tagCache.set(descriptor, tags);
+  }
+  return tags;
+}
+
 /** Write a top-level element (e.g. an operation's response wrapper) with its value. */
 export function writeElement(out: XmlOutput, element: ElementDescriptor, value: Record<string, unknown>): void {
-  const name = qualifiedName(element.ns, element.name);
-  out.push(`<${name}>`);
+  const tags = tagsOf(element);
+  out.push(tags.open);
   writeMembers(out, element.type, value);
-  out.push(`</${name}>`);
+  out.push(tags.close);
 }
 
 function writeMembers(out: XmlOutput, type: ComplexType, value: Record<string, unknown>): void {
@@ -61,30 +81,30 @@ function writeMembers(out: XmlOutput, type: ComplexType, value: Record<string, u
 }
 
 function writeField(out: XmlOutput, member: FieldDescriptor, value: unknown): void {
-  const name = qualifiedName(member.ns, member.name);
+  const tags = tagsOf(member);
   if (value === null || value === undefined) {
     if (member.nillable) {
-      out.push(`<${name} xsi:nil="true"/>`);
+      out.push(tags.nil);
       return;
     }
     if (typeof member.type !== 'string') {
-      out.push(`<${name}/>`); // non-nillable complex member with no value: an empty instance
+      out.push(tags.empty); // non-nillable complex member with no value: an empty instance
       return;
     }
     value = defaultValue(member.type);
   }
   if (typeof member.type !== 'string') {
-    out.push(`<${name}>`);
+    out.push(tags.open);
     writeMembers(out, member.type, value as Record<string, unknown>);
-    out.push(`</${name}>`);
+    out.push(tags.close);
     return;
   }
   if (member.type === 'base64Binary' && isBinaryPart(value)) {
     const contentId = out.addPart(value);
-    out.push(`<${name}><xop:Include href="cid:${encodeURIComponent(contentId)}"/></${name}>`);
+    out.push(`${tags.open}<xop:Include href="cid:${encodeURIComponent(contentId)}"/>${tags.close}`);
     return;
   }
-  out.push(`<${name}>${escapeText(formatSimple(member.type, value, member.name))}</${name}>`);
+  out.push(tags.open + escapeText(formatSimple(member.type, value, member.name)) + tags.close);
 }
 
 /** What WCF writes for a non-nillable value type that has no value (CLR default). */

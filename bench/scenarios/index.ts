@@ -1,0 +1,16 @@
+/** Every scenario, by name (the order of a run is SCENARIO_NAMES in lib/args.ts). */
+import type { ScenarioName } from '../lib/args';
+import type { Scenario } from '../lib/results';
+import { formtask10x1mb } from './formtask-10x1mb';
+import { list500 } from './list-500';
+import { purge } from './purge';
+import { queueScale } from './queue-scale';
+import { stream1gb } from './stream-1gb';
+
+export const SCENARIOS: Record<ScenarioName, Scenario> = {
+  'stream-1gb': stream1gb,
+  'queue-scale': queueScale,
+  'list-500': list500,
+  'formtask-10x1mb': formtask10x1mb,
+  purge,
+};
