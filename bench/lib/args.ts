@@ -1,5 +1,5 @@
 /** Command-line options of `npm run bench -- [options]`. */
-export const SCENARIO_NAMES = ['stream-1gb', 'queue-scale', 'list-500', 'formtask-10x1mb', 'purge'] as const;
+export const SCENARIO_NAMES = ['stream-1gb', 'queue-scale', 'list-500', 'formtask-10x1mb', 'purge', 'encrypt-1gb'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchOptions {

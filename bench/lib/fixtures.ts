@@ -21,13 +21,16 @@ export interface BenchOwner {
   credentials: Credentials;
 }
 
-/** A service owner with one system user and one service that has a DownloadQueue. */
-export async function createOwner(app: App, orgNumber: string, label: string): Promise<BenchOwner> {
+/**
+ * A service owner with one system user and one service that has a DownloadQueue (`encrypted`: its
+ * content is encrypted for the owner when archived; the owner then needs a certificate).
+ */
+export async function createOwner(app: App, orgNumber: string, label: string, options: { encrypted?: boolean } = {}): Promise<BenchOwner> {
   const { serviceOwnerId } = await addServiceOwner(app.db, { orgNumber, name: `Bench ${label}` });
   const credentials = { userName: `bench-${label}`, password: `bench-password-${label}` };
   const { systemUserId } = await addSystemUser(app.db, { serviceOwnerId, userName: credentials.userName, password: credentials.password });
   const serviceCode = `B${orgNumber.slice(-4)}`;
-  const { serviceId } = await addService(app.db, { serviceOwnerId, serviceCode, serviceEditionCode: 1, name: `Bench ${label}`, downloadQueue: true });
+  const { serviceId } = await addService(app.db, { serviceOwnerId, serviceCode, serviceEditionCode: 1, name: `Bench ${label}`, downloadQueue: true, encrypted: options.encrypted ?? false });
   return { serviceOwnerId, systemUserId, serviceId, orgNumber, serviceCode, serviceEditionCode: 1, credentials };
 }
 

@@ -1,22 +1,48 @@
 /**
- * Streaming download clients for stream-1gb: the bytes are hashed as they arrive and discarded
- * (nothing is buffered but the small MTOM head), so the client's memory stays flat at any size.
- * The MTOM reader knows the attachment's size from the archive and checks the framing around it:
- * root part, one XOP part of exactly that many bytes, closing delimiter.
+ * Streaming download clients for stream-1gb and encrypt-1gb: the bytes are hashed as they arrive
+ * and discarded (nothing is buffered but the small MTOM head), so the client's memory stays flat at
+ * any size. With `decrypt` the received bytes are AES-128-CBC ciphertext, decrypted on the fly and
+ * the plaintext hashed (as a service owner would read an encrypted attachment). The MTOM reader
+ * knows the attachment's size from the archive and checks the framing around it: root part, one
+ * XOP part of exactly that many bytes, closing delimiter.
  */
-import { createHash } from 'node:crypto';
+import { createDecipheriv, createHash } from 'node:crypto';
 import http from 'node:http';
 import { boundaryOf, type SoapRequest } from './soap';
 import { MB } from './stats';
 
 export interface Download {
+  /** Bytes received (of the body, or of the MTOM part): ciphertext when decrypting. */
   bytes: number;
+  /** Of the bytes received, or of the plaintext when decrypting. */
   sha256: string;
   seconds: number;
   mbPerSecond: number;
   /** Time to the response headers. */
   ttfbMs: number;
   contentLength: number | undefined;
+}
+
+/** Key and IV for decrypting the received bytes (AES-128-CBC, PKCS#7) before they are hashed. */
+export interface DecryptWith {
+  key: Buffer;
+  iv: Buffer;
+}
+
+export interface DownloadOptions {
+  decrypt?: DecryptWith;
+}
+
+/** SHA-256 of the bytes, or of their decryption. */
+function digester(decrypt: DecryptWith | undefined): { update(chunk: Buffer): void; digest(): string } {
+  const hash = createHash('sha256');
+  if (!decrypt) return { update: (chunk) => hash.update(chunk), digest: () => hash.digest('hex') };
+  const decipher = createDecipheriv('aes-128-cbc', decrypt.key, decrypt.iv);
+  return {
+    update: (chunk) => hash.update(decipher.update(chunk)),
+    // final() checks the padding: throws ('bad decrypt') on a wrong key or altered ciphertext.
+    digest: () => hash.update(decipher.final()).digest('hex'),
+  };
 }
 
 interface Sink {
@@ -69,29 +95,29 @@ function request(url: URL, method: 'GET' | 'POST', headers: Record<string, strin
 }
 
 /** GET a URL and hash its whole body. */
-export function downloadRaw(url: string): Promise<Download> {
+export function downloadRaw(url: string, options: DownloadOptions = {}): Promise<Download> {
   return request(new URL(url), 'GET', {}, undefined, () => {
-    const hash = createHash('sha256');
+    const hash = digester(options.decrypt);
     let bytes = 0;
     return {
       write: (chunk) => {
         hash.update(chunk);
         bytes += chunk.length;
       },
-      end: () => ({ bytes, sha256: hash.digest('hex') }),
+      end: () => ({ bytes, sha256: hash.digest() }),
     };
   });
 }
 
 /** POST a SOAP request whose MTOM response carries one binary part of `expectedSize` bytes; hash that part. */
-export function downloadMtomPart(baseUrl: string, soap: SoapRequest, expectedSize: number): Promise<Download> {
+export function downloadMtomPart(baseUrl: string, soap: SoapRequest, expectedSize: number, options: DownloadOptions = {}): Promise<Download> {
   return request(new URL(soap.path, baseUrl), 'POST', soap.headers, Buffer.from(soap.body), (res) => {
     const contentType = res.headers['content-type'] ?? '';
     if (!contentType.startsWith('multipart/related')) throw new Error(`Expected an MTOM response, got content-type '${contentType}'`);
     const boundary = boundaryOf(contentType);
     const partDelimiter = Buffer.from(`\r\n--${boundary}\r\n`);
     const closing = Buffer.from(`\r\n--${boundary}--\r\n`);
-    const hash = createHash('sha256');
+    const hash = digester(options.decrypt);
     let phase: 'head' | 'binary' | 'trailer' = 'head';
     let head = Buffer.alloc(0);
     let trailer = Buffer.alloc(0);
@@ -134,7 +160,7 @@ export function downloadMtomPart(baseUrl: string, soap: SoapRequest, expectedSiz
         if (phase !== 'trailer' || !trailer.equals(closing)) {
           throw new Error(`MTOM: response ended early or malformed (phase ${phase}, ${remaining} attachment bytes missing)`);
         }
-        return { bytes: expectedSize, sha256: hash.digest('hex') };
+        return { bytes: expectedSize, sha256: hash.digest() };
       },
     };
   });

@@ -1,6 +1,7 @@
 /** Every scenario, by name (the order of a run is SCENARIO_NAMES in lib/args.ts). */
 import type { ScenarioName } from '../lib/args';
 import type { Scenario } from '../lib/results';
+import { encrypt1gb } from './encrypt-1gb';
 import { formtask10x1mb } from './formtask-10x1mb';
 import { list500 } from './list-500';
 import { purge } from './purge';
@@ -13,4 +14,5 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'list-500': list500,
   'formtask-10x1mb': formtask10x1mb,
   purge,
+  'encrypt-1gb': encrypt1gb,
 };
