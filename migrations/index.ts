@@ -4,6 +4,8 @@
  */
 import type { Knex } from 'knex';
 import * as archive from './001_archive';
+import * as encryption from './002_encryption';
+import * as messages from './003_messages';
 
 export interface Migration {
   name: string;
@@ -11,4 +13,8 @@ export interface Migration {
   down(knex: Knex): Promise<void>;
 }
 
-export const migrations: Migration[] = [{ name: '001_archive', ...archive }];
+export const migrations: Migration[] = [
+  { name: '001_archive', ...archive },
+  { name: '002_encryption', ...encryption },
+  { name: '003_messages', ...messages },
+];

@@ -32,6 +32,29 @@ export interface Config {
     verifiedCacheSeconds: number;
   };
   shutdownGraceMs: number;
+  /** The end-user REST messages API under /api. */
+  messages: MessagesConfig;
+}
+
+export interface MessagesConfig {
+  /**
+   * Who issues the end users' Bearer tokens. With `jwksUrl` set, tokens are verified against that
+   * issuer's published keys; unset, the gateway is the issuer itself (`altinn-gateway token`),
+   * with a signing key kept in DATA_DIR.
+   */
+  jwt: {
+    issuer: string;
+    jwksUrl: string | undefined;
+    /** Required `aud` of tokens, when set. */
+    audience: string | undefined;
+    /** Claim holding the person's national identity number (ID-porten and Altinn: `pid`). */
+    personClaim: string;
+  };
+  /** Largest JSON request body (form data and base64 attachments travel in it). */
+  maxJsonBytes: number;
+  /** Limits for attachments of a service whose definition has no attachment rules. */
+  defaultAttachmentMaxBytes: number;
+  defaultAttachmentMaxCount: number;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -42,6 +65,22 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min 
     throw new Error(`Environment variable ${name} must be an integer >= ${min}, got '${raw}'`);
   }
   return value;
+}
+
+/** Issuer name of the tokens the gateway signs itself (when no JWT_JWKS_URL is configured). */
+export const LOCAL_JWT_ISSUER = 'altinn-gateway';
+
+function urlFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`Environment variable ${name} must be an http(s) URL, got '${raw}'`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`Environment variable ${name} must be an http(s) URL, got '${raw}'`);
+  return url.toString();
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -66,5 +105,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       verifiedCacheSeconds: intFromEnv(env, 'AUTH_VERIFIED_CACHE_SECONDS', 60),
     },
     shutdownGraceMs: intFromEnv(env, 'SHUTDOWN_GRACE_MS', 10_000),
+    messages: {
+      jwt: {
+        issuer: env.JWT_ISSUER || LOCAL_JWT_ISSUER,
+        jwksUrl: urlFromEnv(env, 'JWT_JWKS_URL'),
+        audience: env.JWT_AUDIENCE || undefined,
+        personClaim: env.JWT_PERSON_CLAIM || 'pid',
+      },
+      maxJsonBytes: intFromEnv(env, 'REST_MAX_JSON_BYTES', 32 * 1024 * 1024, 1024),
+      defaultAttachmentMaxBytes: intFromEnv(env, 'REST_ATTACHMENT_MAX_BYTES', 1024 * 1024 * 1024, 1),
+      defaultAttachmentMaxCount: intFromEnv(env, 'REST_ATTACHMENT_MAX_COUNT', 100, 0),
+    },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The HTTP server: where every request enters. Routes: the two SOAP endpoints (src/services/*),
- * `/health` and Prometheus `/metrics`. `runServer` is what `altinn-gateway serve` (and npm start) runs.
+ * the end-user REST messages API under `/api` (src/services/rest-messages/), `/health` and
+ * Prometheus `/metrics`. `runServer` is what `altinn-gateway serve` (and npm start) runs.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { createMetrics } from './observability/metrics';
 import { registerSoapEndpoint } from './soap/endpoint';
 import { downloadQueueEndpoint } from './services/download-queue/endpoint';
 import { streamedArchiveEndpoint } from './services/streamed-archive/endpoint';
+import { registerRestMessages } from './services/rest-messages';
 
 /** wsdl/ at the project root, from src/ under ts-jest or dist/src/ when compiled. */
 export const WSDL_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../wsdl' : '../wsdl');
@@ -40,6 +42,7 @@ export function buildServer(app: App, options: ServerOptions = {}): FastifyInsta
   const soapOptions = { limits: app.config.limits, metrics };
   registerSoapEndpoint(server, downloadQueueEndpoint(app, WSDL_DIR), soapOptions);
   registerSoapEndpoint(server, streamedArchiveEndpoint(app, WSDL_DIR), soapOptions);
+  registerRestMessages(server, app);
 
   server.get('/health', async (_request, reply) => {
     try {

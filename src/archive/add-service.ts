@@ -1,6 +1,8 @@
 /**
  * Services (code + edition) of a service owner. Whether a service has a DownloadQueue decides if
  * its archived form tasks become queue items; tasks archived while it is off are never queued.
+ * Whether it is encrypted decides if its tasks' content is encrypted for the owner when archived
+ * (tasks archived before the switch stay as they were).
  */
 import { isUniqueViolation, type Db } from '../storage/db';
 import { ArchiveError } from './errors';
@@ -12,6 +14,8 @@ export interface Service {
   serviceEditionCode: number;
   name: string | null;
   downloadQueue: boolean;
+  /** Content of its form tasks is encrypted under the owner's current certificate when archived. */
+  encrypted: boolean;
 }
 
 export interface ServiceKey {
@@ -37,7 +41,7 @@ export function serviceEditionCodeProblem(edition: number): string | undefined {
 
 export async function addService(
   db: Db,
-  request: ServiceKey & { name?: string | null; downloadQueue: boolean },
+  request: ServiceKey & { name?: string | null; downloadQueue: boolean; encrypted?: boolean },
 ): Promise<{ serviceId: number }> {
   const problem = serviceCodeProblem(request.serviceCode) ?? serviceEditionCodeProblem(request.serviceEditionCode);
   if (problem) throw new ArchiveError('invalid_argument', capitalize(problem));
@@ -51,6 +55,7 @@ export async function addService(
         service_edition_code: request.serviceEditionCode,
         name: request.name?.trim() || null,
         download_queue: request.downloadQueue,
+        encrypted: request.encrypted ?? false,
       })
       .returning<{ id: number }[]>('id');
     return { serviceId: row!.id };
@@ -78,11 +83,20 @@ export async function listServices(db: Db, serviceOwnerId: number): Promise<Serv
 
 /** Turn the DownloadQueue of a service on or off (affects tasks archived from now on). */
 export async function setServiceDownloadQueue(db: Db, request: ServiceKey & { downloadQueue: boolean }): Promise<void> {
+  await updateService(db, request, { download_queue: request.downloadQueue });
+}
+
+/** Turn encryption of a service's content on or off (affects tasks archived from now on). */
+export async function setServiceEncryption(db: Db, request: ServiceKey & { encrypted: boolean }): Promise<void> {
+  await updateService(db, request, { encrypted: request.encrypted });
+}
+
+async function updateService(db: Db, key: ServiceKey, changes: Record<string, unknown>): Promise<void> {
   const updated = await db('services')
-    .where({ service_owner_id: request.serviceOwnerId, service_code: request.serviceCode, service_edition_code: request.serviceEditionCode })
-    .update({ download_queue: request.downloadQueue });
+    .where({ service_owner_id: key.serviceOwnerId, service_code: key.serviceCode, service_edition_code: key.serviceEditionCode })
+    .update(changes);
   if (updated === 0) {
-    throw new ArchiveError('not_found', `Service ${request.serviceCode} edition ${request.serviceEditionCode} was not found for this service owner`);
+    throw new ArchiveError('not_found', `Service ${key.serviceCode} edition ${key.serviceEditionCode} was not found for this service owner`);
   }
 }
 
@@ -93,9 +107,10 @@ interface ServiceRow {
   service_edition_code: number;
   name: string | null;
   download_queue: boolean;
+  encrypted: boolean;
 }
 
-const SERVICE_COLUMNS = ['id', 'service_owner_id', 'service_code', 'service_edition_code', 'name', 'download_queue'];
+const SERVICE_COLUMNS = ['id', 'service_owner_id', 'service_code', 'service_edition_code', 'name', 'download_queue', 'encrypted'];
 
 function toService(row: ServiceRow): Service {
   return {
@@ -105,6 +120,7 @@ function toService(row: ServiceRow): Service {
     serviceEditionCode: row.service_edition_code,
     name: row.name,
     downloadQueue: row.download_queue,
+    encrypted: row.encrypted,
   };
 }
 

@@ -3,21 +3,27 @@
  * the archive and, for services with a DownloadQueue, into the queue. Shared by `archive import`
  * and the REST intake.
  *
- * All or nothing, in three steps: (1) validate every task without writing anything; (2) stream
- * every attachment into the blob store, each durable before any row points at it; (3) insert all
- * rows in one transaction. If step 2 or 3 fails before COMMIT, the blobs written are deleted again.
+ * All or nothing, in three steps: (1) validate every task without writing anything, and find the
+ * owner's certificate if a task is to be encrypted; (2) stream every attachment into the blob
+ * store (through the cipher for an encrypted service, see task-encryption.ts), each durable before
+ * any row points at it; (3) insert all rows in one transaction. If step 2 or 3 fails before
+ * COMMIT, the blobs written are deleted again.
  */
 import type { Knex } from 'knex';
 import { parseXml } from '../xml/parser';
 import type { StoredBlob } from '../storage/blob-store';
+import { normalizeThumbprint } from '../crypto/certificate';
 import { listServices, type Service } from './add-service';
 import { formatArchiveReference } from './archive-reference';
+import { requireEncryptionCertificate, type EncryptionCertificate } from './certificates';
 import { ArchiveError } from './errors';
+import { CLEAR, encryptedBySubmitter, encryptForOwner, type TaskEncryption } from './task-encryption';
 import {
   REPORTEE_TYPES,
   SECURITY_LEVELS,
   type Approver,
   type ArchiveContext,
+  type EncryptedSymmetricKey,
   type ReporteeType,
   type ShipmentMetadataEntry,
 } from './types';
@@ -30,6 +36,12 @@ export interface NewAttachment {
   attachmentTypeNameLanguage?: string | null;
   /** Opens the bytes (a stream, or chunks generated on demand); called once, when the attachment is stored. */
   open(): NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  /**
+   * The bytes are already durable in the blob store (e.g. staged by the REST intake): stored in
+   * clear, the archive points at this blob as it is (no copy); otherwise they are read through
+   * `open()` like any other. Never deleted by a failed archiving: it belongs to the caller.
+   */
+  storedBlob?: StoredBlob;
 }
 
 export interface NewForm {
@@ -53,6 +65,11 @@ export interface NewFormTask {
   approvers: Approver[];
   attachments: NewAttachment[];
   shipmentMetadata?: ShipmentMetadataEntry[];
+  /**
+   * Set when the submitter encrypted the content for the service owner itself: forms and
+   * attachments are then stored and delivered as given, never encrypted a second time.
+   */
+  soEncryptedSymmetricKey?: EncryptedSymmetricKey | null;
 }
 
 export interface ArchivedTaskResult {
@@ -70,6 +87,8 @@ export type ArchiveProgressPhase = 'storing-attachments' | 'writing-rows';
 export interface ArchiveFormTasksOptions {
   /** Called after each task finishes a phase: attachments stored, then rows written. */
   onProgress?(done: number, total: number, phase: ArchiveProgressPhase): void;
+  /** Runs inside the archive transaction after all rows are written, just before COMMIT: its changes commit or roll back with them. */
+  beforeCommit?(trx: Knex.Transaction, results: ArchivedTaskResult[]): Promise<void>;
 }
 
 export async function archiveFormTasks(
@@ -80,19 +99,15 @@ export async function archiveFormTasks(
 ): Promise<ArchivedTaskResult[]> {
   const services = await listServices(ctx.db, serviceOwnerId);
   const resolved = tasks.map((task, index) => ({ task, service: validateTask(task, `formTasks[${index}]`, services) }));
+  // Before anything is written: without a usable certificate nothing is stored at all.
+  const certificate = await certificateIfNeeded(ctx, serviceOwnerId, resolved);
 
   const written: StoredBlob[] = [];
   let committing = false;
   try {
-    const blobsByTask: StoredBlob[][] = [];
-    for (const [taskIndex, { task }] of resolved.entries()) {
-      const blobs: StoredBlob[] = [];
-      for (const [attachmentIndex, attachment] of task.attachments.entries()) {
-        const blob = await ctx.blobs.put(readAttachment(attachment, `formTasks[${taskIndex}].attachments[${attachmentIndex}]`));
-        written.push(blob);
-        blobs.push(blob);
-      }
-      blobsByTask.push(blobs);
+    const stored: StoredContent[] = [];
+    for (const [taskIndex, { task, service }] of resolved.entries()) {
+      stored.push(await storeContent(ctx, task, taskIndex, encryptionFor(task, service, certificate), written));
       options.onProgress?.(taskIndex + 1, tasks.length, 'storing-attachments');
     }
 
@@ -101,9 +116,10 @@ export async function archiveFormTasks(
     return await ctx.db.transaction(async (trx) => {
       const results: ArchivedTaskResult[] = [];
       for (const [taskIndex, { task, service }] of resolved.entries()) {
-        results.push(await insertTask(trx, task, service, blobsByTask[taskIndex]!));
+        results.push(await insertTask(trx, task, service, stored[taskIndex]!));
         options.onProgress?.(taskIndex + 1, tasks.length, 'writing-rows');
       }
+      await options.beforeCommit?.(trx, results);
       committing = true;
       return results;
     });
@@ -113,6 +129,62 @@ export async function archiveFormTasks(
     // blobs stay: an orphaned blob is harmless, a row without its bytes is not.
     if (!committing) await Promise.allSettled(written.map((blob) => ctx.blobs.delete(blob.key)));
     throw error;
+  }
+}
+
+// ---- encryption ----
+
+function encryptionFor(task: NewFormTask, service: Service, certificate: EncryptionCertificate | undefined): TaskEncryption {
+  if (task.soEncryptedSymmetricKey) return encryptedBySubmitter(task.soEncryptedSymmetricKey);
+  return service.encrypted ? encryptForOwner(certificate!) : CLEAR;
+}
+
+/** The owner's current certificate when some task is to be encrypted here; a clear error when it has none usable. */
+async function certificateIfNeeded(
+  ctx: ArchiveContext,
+  serviceOwnerId: number,
+  resolved: { task: NewFormTask; service: Service }[],
+): Promise<EncryptionCertificate | undefined> {
+  const index = resolved.findIndex(({ task, service }) => service.encrypted && !task.soEncryptedSymmetricKey);
+  if (index < 0) return undefined;
+  try {
+    return await requireEncryptionCertificate(ctx.db, serviceOwnerId);
+  } catch (error) {
+    if (!(error instanceof ArchiveError)) throw error;
+    const { service } = resolved[index]!;
+    throw invalid(`formTasks[${index}]`, `service ${service.serviceCode} edition ${service.serviceEditionCode} is encrypted, but ${error.message}`);
+  }
+}
+
+/** A task's attachments written to the blob store and its form data, both as they are to be stored. */
+interface StoredContent {
+  blobs: StoredBlob[];
+  formData: string[];
+  encryption: TaskEncryption;
+}
+
+async function storeContent(
+  ctx: ArchiveContext,
+  task: NewFormTask,
+  taskIndex: number,
+  encryption: TaskEncryption,
+  written: StoredBlob[],
+): Promise<StoredContent> {
+  try {
+    const blobs: StoredBlob[] = [];
+    for (const [attachmentIndex, attachment] of task.attachments.entries()) {
+      if (attachment.storedBlob && encryption === CLEAR) {
+        blobs.push(attachment.storedBlob);
+        continue;
+      }
+      const bytes = readAttachment(attachment, `formTasks[${taskIndex}].attachments[${attachmentIndex}]`);
+      const blob = await ctx.blobs.put(encryption.attachment(bytes));
+      written.push(blob);
+      blobs.push(blob);
+    }
+    return { blobs, formData: task.forms.map((form) => encryption.formData(form.formData)), encryption };
+  } finally {
+    encryption.forget();
   }
 }
 
@@ -183,6 +255,10 @@ function validateTask(task: NewFormTask, field: string, services: Service[]): Se
     if (typeof attachment.open !== 'function') throw invalid(`${attachmentField}.open`, 'must be a function returning the bytes');
   });
 
+  if (task.soEncryptedSymmetricKey !== undefined && task.soEncryptedSymmetricKey !== null) {
+    validateSubmittedKey(task.soEncryptedSymmetricKey, `${field}.soEncryptedSymmetricKey`);
+  }
+
   (task.shipmentMetadata ?? []).forEach((entry, index) => {
     requireText(entry.key, `${field}.shipmentMetadata[${index}].key`);
     if (entry.value !== null && typeof entry.value !== 'string') {
@@ -190,6 +266,19 @@ function validateTask(task: NewFormTask, field: string, services: Service[]): Se
     }
   });
   return service;
+}
+
+/** An RSA-wrapped key is as long as the certificate's modulus: 256 bytes for 2048 bits, 512 for 4096. */
+const WRAPPED_KEY_BYTES = { min: 128, max: 1024 };
+
+function validateSubmittedKey(key: EncryptedSymmetricKey, field: string): void {
+  const thumbprint = typeof key.certificateThumbprint === 'string' ? normalizeThumbprint(key.certificateThumbprint) : undefined;
+  if (!thumbprint || thumbprint !== key.certificateThumbprint) {
+    throw invalid(`${field}.certificateThumbprint`, 'must be a certificate thumbprint: 40 upper-case hexadecimal characters');
+  }
+  if (!Buffer.isBuffer(key.encryptedKey) || key.encryptedKey.length < WRAPPED_KEY_BYTES.min || key.encryptedKey.length > WRAPPED_KEY_BYTES.max) {
+    throw invalid(`${field}.encryptedKey`, `must be an RSA-encrypted key of ${WRAPPED_KEY_BYTES.min}-${WRAPPED_KEY_BYTES.max} bytes`);
+  }
 }
 
 /** The task's service, which must belong to the owner; the message says which part does not match. */
@@ -248,7 +337,8 @@ async function* readAttachment(attachment: NewAttachment, field: string): AsyncG
 
 // ---- rows ----
 
-async function insertTask(trx: Knex.Transaction, task: NewFormTask, service: Service, blobs: StoredBlob[]): Promise<ArchivedTaskResult> {
+async function insertTask(trx: Knex.Transaction, task: NewFormTask, service: Service, content: StoredContent): Promise<ArchivedTaskResult> {
+  const { blobs, encryption } = content;
   const [taskRow] = await trx('form_tasks')
     .insert({
       service_id: service.serviceId,
@@ -258,6 +348,8 @@ async function insertTask(trx: Knex.Transaction, task: NewFormTask, service: Ser
       // clock_timestamp() (not now()) advances within the transaction: tasks keep their input order.
       archived_at: task.archivedAt ?? trx.raw('clock_timestamp()'),
       case_id: task.caseId ?? null,
+      certificate_thumbprint: encryption.symmetricKey?.certificateThumbprint ?? null,
+      encrypted_key: encryption.symmetricKey?.encryptedKey ?? null,
     })
     .returning<{ id: number }[]>('id');
   const formTaskId = taskRow!.id;
@@ -271,7 +363,7 @@ async function insertTask(trx: Knex.Transaction, task: NewFormTask, service: Ser
         position,
         data_format_id: form.dataFormatId,
         data_format_version: form.dataFormatVersion,
-        form_data: form.formData,
+        form_data: content.formData[position]!,
         parent_form_id: form.parentIndex === undefined || form.parentIndex === null ? null : formIds[form.parentIndex],
       })
       .returning<{ id: number }[]>('id');
@@ -301,6 +393,9 @@ async function insertTask(trx: Knex.Transaction, task: NewFormTask, service: Ser
           attachment_type: attachment.attachmentType,
           attachment_type_name: attachment.attachmentTypeName ?? null,
           attachment_type_name_language: attachment.attachmentTypeNameLanguage ?? null,
+          is_encrypted: encryption.attachmentsEncrypted,
+          // Of the stored bytes (ciphertext when encrypted): what is delivered and checked. No
+          // plaintext hash is kept: it would let anyone holding the archive confirm a guessed file.
           size_bytes: blobs[position]!.sizeBytes,
           sha256: blobs[position]!.sha256,
           blob_key: blobs[position]!.key,

@@ -26,7 +26,21 @@ export async function getFormTask({ db }: ArchiveContext, request: GetFormTaskRe
       service_code: string;
       service_edition_code: number;
       service_name: string | null;
-    }>('t.id', 't.archived_at', 't.reportee', 't.reportee_type', 't.case_id', 't.correlation_reference', 's.service_code', 's.service_edition_code', 's.name as service_name');
+      certificate_thumbprint: string | null;
+      encrypted_key: Uint8Array | null;
+    }>(
+      't.id',
+      't.archived_at',
+      't.reportee',
+      't.reportee_type',
+      't.case_id',
+      't.correlation_reference',
+      's.service_code',
+      's.service_edition_code',
+      's.name as service_name',
+      't.certificate_thumbprint',
+      't.encrypted_key',
+    );
   if (!task) throw notFound(`Archive reference '${request.archiveReference}'`);
 
   const [forms, approvers, attachments] = await Promise.all([
@@ -67,7 +81,11 @@ export async function getFormTask({ db }: ArchiveContext, request: GetFormTaskRe
     })),
     approvers: approvers.map((a) => ({ approverId: a.approver_id, approvedAt: a.approved_at, securityLevel: a.security_level })),
     attachments,
-    encryptedSymmetricKey: null,
+    // The CHECK constraint keeps the two columns null together.
+    encryptedSymmetricKey:
+      task.certificate_thumbprint !== null && task.encrypted_key !== null
+        ? { certificateThumbprint: task.certificate_thumbprint, encryptedKey: Buffer.from(task.encrypted_key) }
+        : null,
   };
 }
 

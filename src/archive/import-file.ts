@@ -8,7 +8,8 @@
  *                      "approvers": [ { "approverId", "approvedAt", "securityLevel" } ],
  *                      "attachments": [ { "fileName", "attachmentType", "attachmentTypeName"?,
  *                                         "attachmentTypeNameLanguage"?, "path" } ],
- *                      "shipmentMetadata"?: { "key": "value" } } ] }
+ *                      "shipmentMetadata"?: { "key": "value" },
+ *                      "soEncryptedSymmetricKey"?: { "certificateThumbprint", "encryptedKey" } } ] }
  *
  * - `parentReference` makes a form a sub form: it is the 0-based index, within the same task's
  *   `forms`, of its main form (which must come earlier and not be a sub form itself).
@@ -16,6 +17,10 @@
  * - Date-times are ISO 8601 with a time zone (`2024-03-05T13:05:00Z`, `...+01:00`).
  * - Codes and versions may be JSON numbers or strings of digits.
  * - `shipmentMetadata` keeps the object's key order (JavaScript puts integer-like keys first).
+ * - `soEncryptedSymmetricKey` marks content the submitter already encrypted for the service owner
+ *   (Altinn's scheme: `encryptedKey` is the base64 of the RSA-wrapped 32-byte key blob,
+ *   `certificateThumbprint` the SHA-1 thumbprint of the owner's certificate it was wrapped under).
+ *   Forms and attachments are then stored and delivered as given, attachments marked IsEncrypted.
  * - Unknown fields are refused, so a misspelt optional field does not vanish silently.
  *
  * Shape errors name the field as a path, e.g. `formTasks[2].approvers[0].approvedAt: not a valid date-time`.
@@ -24,8 +29,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NewAttachment, NewForm, NewFormTask } from './archive-form-tasks';
 import { isOrgNumber } from './add-service-owner';
+import { normalizeThumbprint } from '../crypto/certificate';
 import { ArchiveError } from './errors';
-import { REPORTEE_TYPES, SECURITY_LEVELS, type Approver, type ReporteeType, type SecurityLevel, type ShipmentMetadataEntry } from './types';
+import {
+  REPORTEE_TYPES,
+  SECURITY_LEVELS,
+  type Approver,
+  type EncryptedSymmetricKey,
+  type ReporteeType,
+  type SecurityLevel,
+  type ShipmentMetadataEntry,
+} from './types';
 
 export interface ImportFile {
   /** Organisation number of the service owner the tasks are archived for. */
@@ -92,7 +106,7 @@ function parseTask(value: unknown, field: string, baseDir: string): NewFormTask 
     value,
     field,
     ['serviceCode', 'serviceEditionCode', 'reportee', 'reporteeType', 'forms', 'approvers', 'attachments'],
-    ['archivedAt', 'caseId', 'shipmentMetadata'],
+    ['archivedAt', 'caseId', 'shipmentMetadata', 'soEncryptedSymmetricKey'],
   );
   const forms = list(task.forms, `${field}.forms`);
   if (forms.length === 0) throw invalid(`${field}.forms`, 'must hold at least one form');
@@ -115,6 +129,10 @@ function parseTask(value: unknown, field: string, baseDir: string): NewFormTask 
       parseAttachment(attachment, `${field}.attachments[${index}]`, baseDir),
     ),
     ...(task.shipmentMetadata !== undefined && { shipmentMetadata: parseShipmentMetadata(task.shipmentMetadata, `${field}.shipmentMetadata`) }),
+    ...(task.soEncryptedSymmetricKey !== undefined &&
+      task.soEncryptedSymmetricKey !== null && {
+        soEncryptedSymmetricKey: parseEncryptedSymmetricKey(task.soEncryptedSymmetricKey, `${field}.soEncryptedSymmetricKey`),
+      }),
   };
 }
 
@@ -168,6 +186,13 @@ function parseShipmentMetadata(value: unknown, field: string): ShipmentMetadataE
   });
 }
 
+function parseEncryptedSymmetricKey(value: unknown, field: string): EncryptedSymmetricKey {
+  const key = object(value, field, ['certificateThumbprint', 'encryptedKey'], []);
+  const thumbprint = typeof key.certificateThumbprint === 'string' ? normalizeThumbprint(key.certificateThumbprint) : undefined;
+  if (!thumbprint) throw invalid(`${field}.certificateThumbprint`, 'must be a certificate thumbprint (40 hexadecimal characters)');
+  return { certificateThumbprint: thumbprint, encryptedKey: base64(key.encryptedKey, `${field}.encryptedKey`) };
+}
+
 // ---- primitive checks ----
 
 function invalid(field: string, problem: string): ArchiveError {
@@ -213,6 +238,15 @@ function integer(value: unknown, field: string): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
   if (typeof value === 'string' && /^[0-9]{1,15}$/.test(value)) return Number(value);
   throw invalid(field, 'must be a whole number');
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Strict base64 (Buffer.from would silently skip what is not base64). */
+function base64(value: unknown, field: string): Buffer {
+  const compact = typeof value === 'string' ? value.replace(/\s+/g, '') : '';
+  if (!compact || !BASE64.test(compact)) throw invalid(field, 'must be base64 text');
+  return Buffer.from(compact, 'base64');
 }
 
 function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T {

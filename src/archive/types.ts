@@ -57,8 +57,12 @@ export interface ArchivedAttachment {
   blobKey: string;
 }
 
-/** Service-owner encryption of the task's content (filled in once encryption exists). */
+/**
+ * Service-owner encryption of a task's content (SOEncryptedSymmetricKey): the 32-byte key blob
+ * (AES-128 key ‖ IV) RSA-wrapped under the certificate with this thumbprint.
+ */
 export interface EncryptedSymmetricKey {
+  /** SHA-1 of the certificate's DER, 40 upper-case hex characters. */
   certificateThumbprint: string;
   encryptedKey: Buffer;
 }

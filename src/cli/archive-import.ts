@@ -8,6 +8,7 @@ import { archiveFormTasks, type ArchiveProgressPhase, type ArchivedTaskResult } 
 import { ArchiveError } from '../archive/errors';
 import { readImportFile } from '../archive/import-file';
 import { findServiceOwnerByOrg } from '../archive/add-service-owner';
+import { registerArchiveExportCommand } from './archive-export';
 import { writeLine, type CliIo, type CliOutput } from './io';
 import { withApp } from './with-app';
 
@@ -38,6 +39,7 @@ export function registerArchiveCommands(program: Command, io: CliIo): void {
         }
       });
     });
+  registerArchiveExportCommand(archive, io);
 }
 
 function jsonLine(result: ArchivedTaskResult): string {

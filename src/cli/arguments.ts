@@ -19,3 +19,13 @@ export function serviceEditionArgument(value: string): number {
   if (serviceEditionCodeProblem(edition)) throw new InvalidArgumentError('A service edition code is a whole number from 1 to 2147483647.');
   return edition;
 }
+
+/** An ISO 8601 date-time with a time zone (a date alone means its midnight UTC). */
+export function dateTimeArgument(value: string): Date {
+  const withTime = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value;
+  const date = new Date(withTime);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(withTime) || Number.isNaN(date.getTime())) {
+    throw new InvalidArgumentError('Give a date (2024-03-05) or an ISO 8601 date-time with a time zone (2024-03-05T13:05:00Z).');
+  }
+  return date;
+}

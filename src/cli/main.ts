@@ -3,14 +3,19 @@
  * 0 success, 1 failure (one line on stderr), 2 usage error (commander's message).
  */
 import { Command, CommanderError } from 'commander';
+import { registerApiKeyCommands } from './apikey';
 import { registerArchiveCommands } from './archive-import';
+import { registerCertificateCommands } from './certificate';
+import { registerDecryptCommand } from './decrypt';
 import { registerDemoCommand } from './demo';
 import { processIo, writeLine, type CliIo } from './io';
 import { registerMigrateCommand } from './migrate';
 import { registerOwnerCommands } from './owner';
+import { registerRoleCommands } from './role';
 import { registerServeCommand } from './serve';
 import { registerServiceCommands } from './service';
 import { registerSystemUserCommands } from './system-user';
+import { registerTokenCommand } from './token';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -27,7 +32,12 @@ export function buildProgram(io: CliIo): Command {
   registerOwnerCommands(program, io);
   registerSystemUserCommands(program, io);
   registerServiceCommands(program, io);
+  registerCertificateCommands(program, io);
   registerArchiveCommands(program, io);
+  registerDecryptCommand(program, io);
+  registerApiKeyCommands(program, io);
+  registerTokenCommand(program, io);
+  registerRoleCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }

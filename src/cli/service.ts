@@ -1,15 +1,23 @@
 /**
- * `service add` and `service download-queue`.
+ * `service add`, `service download-queue` and `service encryption`.
  *
  * The DownloadQueue is off unless `--download-queue` is given, as the flag implies (and as in
  * Altinn, where a service owner turns it on per service). Tasks archived while it is off are never
  * queued, so `service add` says so when it is off, and `service download-queue` turns it on later.
+ *
+ * An encrypted service's content is encrypted under the owner's current certificate as it is
+ * archived; without one, archiving for it fails. Both commands warn when there is none.
  */
 import { Argument, type Command } from 'commander';
-import { addService, setServiceDownloadQueue } from '../archive/add-service';
+import type { App } from '../app';
+import { addService, setServiceDownloadQueue, setServiceEncryption } from '../archive/add-service';
+import type { ServiceOwner } from '../archive/add-service-owner';
+import { listCertificates } from '../archive/certificates';
+import { setServiceDefinition } from '../messages/service-definitions';
 import { orgNumberArgument, serviceCodeArgument, serviceEditionArgument } from './arguments';
 import { writeLine, type CliIo } from './io';
 import { requireServiceOwner } from './owner';
+import { definitionFromOptions, registerServiceDefinitionCommands, type DefinitionOptions } from './service-definition';
 import { withApp } from './with-app';
 
 interface ServiceOptions {
@@ -29,18 +37,26 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
     .requiredOption('--edition <n>', 'service edition code', serviceEditionArgument)
     .option('--name <name>', 'a name for people')
     .option('--download-queue', "put the service's archived form tasks on the DownloadQueue (default: off)", false)
-    .action(async (options: ServiceOptions & { name?: string; downloadQueue: boolean }) => {
+    .option('--encrypted', "encrypt the service's content for the service owner's current certificate when archived", false)
+    .action(async (options: ServiceOptions & DefinitionOptions & { name?: string; downloadQueue: boolean; encrypted: boolean }) => {
+      const definition = await definitionFromOptions(options);
       await withApp(io, async (app) => {
         const owner = await requireServiceOwner(app, options.owner);
-        await addService(app.db, {
+        const { serviceId } = await addService(app.db, {
           serviceOwnerId: owner.serviceOwnerId,
           serviceCode: options.code,
           serviceEditionCode: options.edition,
           name: options.name ?? null,
           downloadQueue: options.downloadQueue,
+          encrypted: options.encrypted,
         });
+        if (definition) await setServiceDefinition(app.db, serviceId, definition);
         const queue = options.downloadQueue ? 'on' : 'off';
-        writeLine(io.stdout, `Added service ${options.code} edition ${options.edition} for service owner ${owner.orgNumber} (download queue ${queue}).`);
+        writeLine(
+          io.stdout,
+          `Added service ${options.code} edition ${options.edition} for service owner ${owner.orgNumber} (download queue ${queue}${options.encrypted ? ', encrypted' : ''}).`,
+        );
+        if (options.encrypted) await warnWithoutCertificate(app, io, owner);
         if (!options.downloadQueue) {
           writeLine(
             io.stderr,
@@ -69,4 +85,39 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
         writeLine(io.stdout, `Download queue of service ${options.code} edition ${options.edition} is now ${state}.`);
       });
     });
+
+  service
+    .command('encryption')
+    .description("turn encryption of a service's content on or off (for form tasks archived from now on)")
+    .addArgument(new Argument('<state>', 'on or off').choices(['on', 'off']))
+    .requiredOption('--owner <orgnr>', 'organisation number of the service owner', orgNumberArgument)
+    .requiredOption('--code <code>', 'service code', serviceCodeArgument)
+    .requiredOption('--edition <n>', 'service edition code', serviceEditionArgument)
+    .action(async (state: 'on' | 'off', options: ServiceOptions) => {
+      await withApp(io, async (app) => {
+        const owner = await requireServiceOwner(app, options.owner);
+        await setServiceEncryption(app.db, {
+          serviceOwnerId: owner.serviceOwnerId,
+          serviceCode: options.code,
+          serviceEditionCode: options.edition,
+          encrypted: state === 'on',
+        });
+        writeLine(io.stdout, `Encryption of service ${options.code} edition ${options.edition} is now ${state} (form tasks archived before keep their form).`);
+        if (state === 'on') await warnWithoutCertificate(app, io, owner);
+      });
+    });
+
+  // `service define` / `service definition`, and the definition options of `service add` (REST messages API).
+  registerServiceDefinitionCommands(service, io);
+}
+
+async function warnWithoutCertificate(app: App, io: CliIo, owner: ServiceOwner): Promise<void> {
+  const current = (await listCertificates(app.db, owner.serviceOwnerId)).find((c) => c.current);
+  if (!current) {
+    writeLine(
+      io.stderr,
+      `Note: service owner ${owner.orgNumber} has no current certificate, so archiving for this service fails until one is added: ` +
+        `altinn-gateway certificate add --owner ${owner.orgNumber} --cert FILE`,
+    );
+  }
 }

@@ -7,13 +7,13 @@ import type { App } from '../../app';
 import { getFormTask } from '../../archive/get-form-task';
 import { listQueue } from '../../archive/list-queue';
 import { purgeItem } from '../../archive/purge-item';
-import { presentFormData } from '../../archive/form-data';
-import type { ArchivedAttachment, ArchivedFormTask, QueueItem } from '../../archive/types';
+import type { ArchivedFormTask, QueueItem } from '../../archive/types';
 import { renderFormSetPdf } from '../../pdf/form-set-pdf';
 import { altinnFault, SoapFault } from '../../soap/fault';
 import type { SoapEndpointDefinition, SoapOperation } from '../../soap/endpoint';
 import type { BinaryPart } from '../../soap/schema';
 import { authenticate, ERROR_ID, mapServiceOwnerError, requireString, testOperation } from '../altinn-common';
+import { archivedFormTaskValue, attachmentPart } from './archived-form-task';
 import { downloadQueueContract as contract, SOAP_ACTION_PREFIX } from './contract';
 
 export const DOWNLOAD_QUEUE_PATH = '/ArchiveExternal/DownloadQueueExternalBasic.svc';
@@ -64,6 +64,14 @@ export function downloadQueueEndpoint(app: App, wsdlDir: string): SoapEndpointDe
         const user = await authenticate(app.authenticator, input.systemName, input.systemPassword);
         const archiveReference = requireString(input, 'archiveReference');
         const task = await getFormTask(app, { serviceOwnerId: user.serviceOwnerId, archiveReference });
+        if (task.encryptedSymmetricKey) {
+          // Never a PDF of ciphertext: only the service owner's key can read this content.
+          throw altinnFault(
+            ERROR_ID.generic,
+            `The content of ${task.archiveReference} is encrypted for the service owner (certificate ${task.encryptedSymmetricKey.certificateThumbprint}); ` +
+              'no PDF can be made of it. Fetch it with GetArchivedFormTaskBasicDQ and decrypt it with the service owner\'s private key.',
+          );
+        }
         const { dataFormatId, dataFormatVersion } = input as { dataFormatId: string | null; dataFormatVersion: number | null };
         const forms = task.forms.filter(
           (f) => (!dataFormatId || f.dataFormatId === dataFormatId) && (dataFormatVersion === null || f.dataFormatVersion === dataFormatVersion),
@@ -96,9 +104,9 @@ function toQueueItem(item: QueueItem): Record<string, unknown> {
 }
 
 async function toArchivedFormTask(app: App, task: ArchivedFormTask, includeXmlNamespace: boolean): Promise<Record<string, unknown>> {
-  const inline = (a: ArchivedAttachment) => a.sizeBytes <= app.config.inlineAttachmentMaxBytes;
+  const inline = task.attachments.filter((a) => a.sizeBytes <= app.config.inlineAttachmentMaxBytes);
   // Check the bytes are there before answering: a missing blob is a server fault, not a truncated response.
-  for (const attachment of task.attachments.filter(inline)) {
+  for (const attachment of inline) {
     if ((await app.blobs.stat(attachment.blobKey)) !== attachment.sizeBytes) {
       throw new SoapFault('Server', `The content of attachment ${attachment.attachmentId} is missing or damaged in the archive`, {
         errorId: ERROR_ID.generic,
@@ -106,51 +114,9 @@ async function toArchivedFormTask(app: App, task: ArchivedFormTask, includeXmlNa
       });
     }
   }
-  const attachments = task.attachments.map((a) => ({
-    ArchiveReference: a.archiveReference,
+  return archivedFormTaskValue(task, {
+    includeXmlNamespace,
     // Over the inline limit: nil here, fetched with GetAttachmentDataStreamedBasic by AttachmentId.
-    AttachmentData: inline(a) ? attachmentPart(app, a) : null,
-    AttachmentType: a.attachmentType,
-    FileName: a.fileName,
-    IsEncrypted: a.isEncrypted,
-    AttachmentId: a.attachmentId,
-    AttachmentTypeName: a.attachmentTypeName,
-    AttachmentTypeNameLanguage: a.attachmentTypeNameLanguage,
-  }));
-  return {
-    Approvers: { ApproverDQBE: task.approvers.map((a) => ({ ApprovedTimeStamp: a.approvedAt, ApproverID: a.approverId, SecurityLevel: a.securityLevel })) },
-    ArchiveReference: task.archiveReference,
-    ArchiveTimeStamp: task.archivedAt,
-    Attachments: { ArchivedAttachmentDQBE: attachments },
-    AttachmentsInResponse: task.attachments.filter(inline).length,
-    CaseID: task.caseId ?? 0,
-    CorrelationReference: task.correlationReference ?? 0,
-    Forms: {
-      ArchivedFormDQBE: task.forms.map((f) => ({
-        DataFormatID: f.dataFormatId,
-        DataFormatVersionID: f.dataFormatVersion,
-        FormData: presentFormData(f.formData, includeXmlNamespace),
-        ParentReference: f.parentReference,
-        Reference: f.reference,
-      })),
-    },
-    FormsInResponse: task.forms.length,
-    Reportee: task.reportee,
-    SOEncryptedSymmetricKey: task.encryptedSymmetricKey && {
-      CertificateThumbprint: task.encryptedSymmetricKey.certificateThumbprint,
-      EncryptedKey: task.encryptedSymmetricKey.encryptedKey,
-    },
-    ServiceCode: task.serviceCode,
-    ServiceEditionCode: String(task.serviceEditionCode),
-  };
-}
-
-/** An attachment's bytes as an MTOM part, streamed from the blob store when the response is written. */
-export function attachmentPart(app: App, attachment: ArchivedAttachment): BinaryPart {
-  return {
-    kind: 'binary',
-    contentType: 'application/octet-stream',
-    sizeBytes: attachment.sizeBytes,
-    open: () => app.blobs.open(attachment.blobKey),
-  };
+    attachmentData: (a) => (inline.includes(a) ? attachmentPart(app.blobs, a) : null),
+  });
 }

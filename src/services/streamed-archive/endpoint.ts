@@ -8,7 +8,7 @@ import { getAttachment } from '../../archive/get-form-task';
 import { altinnFault } from '../../soap/fault';
 import type { SoapEndpointDefinition } from '../../soap/endpoint';
 import { authenticate, ERROR_ID, mapServiceOwnerError, testOperation } from '../altinn-common';
-import { attachmentPart } from '../download-queue/endpoint';
+import { attachmentPart } from '../download-queue/archived-form-task';
 import { GET_ATTACHMENT_SOAP_ACTION, streamedArchiveContract as contract } from './contract';
 
 export const STREAMED_ARCHIVE_PATH = '/ArchiveExternal/ServiceOwnerArchiveExternalStreamedBasic.svc';
@@ -37,7 +37,7 @@ export function streamedArchiveEndpoint(app: App, wsdlDir: string): SoapEndpoint
           if ((await app.blobs.stat(attachment.blobKey)) !== attachment.sizeBytes) {
             throw altinnFault(ERROR_ID.generic, `The content of attachment ${attachment.attachmentId} is not available`);
           }
-          return { GetAttachmentDataStreamedBasicResult: attachmentPart(app, attachment) };
+          return { GetAttachmentDataStreamedBasicResult: attachmentPart(app.blobs, attachment) };
         },
       },
     ],

@@ -1,0 +1,213 @@
+/**
+ * End users of the REST API authenticate with a Bearer JWT carrying their national identity
+ * number and authentication level (as ID-porten / Altinn tokens do).
+ *
+ * - With `JWT_JWKS_URL` set, tokens are verified (jose) against that issuer's published keys,
+ *   with `iss` = `JWT_ISSUER` and, when set, `aud` = `JWT_AUDIENCE`.
+ * - Without it the gateway is the issuer: `altinn-gateway token --person P --level N` signs a
+ *   token (ES256) with a key kept in `DATA_DIR/jwt-issuer-key.json` (created on first use, mode
+ *   0600), and the server verifies against that key's public half.
+ *
+ * Claims read: the person from `JWT_PERSON_CLAIM` (default `pid`, 11 digits), the level from
+ * `urn:altinn:authlevel` (a number) or else `acr` (`Level3`, `idporten-loa-substantial`, ...).
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  createRemoteJWKSet,
+  errors as joseErrors,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type KeyLike,
+} from 'jose';
+import type { MessagesConfig } from '../config';
+
+export interface EndUser {
+  /** National identity number (11 digits). */
+  person: string;
+  /** Authentication level 0-4 (4 = high, e.g. BankID). */
+  authLevel: number;
+}
+
+export class TokenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenError';
+  }
+}
+
+export interface TokenVerifier {
+  /** The end user the token vouches for; TokenError when it does not. */
+  verify(token: string): Promise<EndUser>;
+}
+
+export const AUTH_LEVEL_CLAIM = 'urn:altinn:authlevel';
+const PERSON_NUMBER = /^[0-9]{11}$/;
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+const LOCAL_ALGORITHM = 'ES256';
+const KEY_FILE = 'jwt-issuer-key.json';
+
+export function isPersonNumber(text: string): boolean {
+  return PERSON_NUMBER.test(text);
+}
+
+export function createTokenVerifier(jwt: MessagesConfig['jwt'], dataDir: string): TokenVerifier {
+  let getKey: JWTVerifyGetKey;
+  if (jwt.jwksUrl) {
+    getKey = createRemoteJWKSet(new URL(jwt.jwksUrl));
+  } else {
+    // Loaded (or created) on first use; a failure is retried on the next call.
+    let publicKey: Promise<KeyLike | Uint8Array> | undefined;
+    getKey = () =>
+      (publicKey ??= loadOrCreateIssuerKey(dataDir).then(
+        ({ publicJwk }) => importJWK(publicJwk, LOCAL_ALGORITHM),
+        (error: unknown) => {
+          publicKey = undefined;
+          throw error;
+        },
+      ));
+  }
+  const options = {
+    issuer: jwt.issuer,
+    audience: jwt.audience,
+    algorithms: jwt.jwksUrl ? ASYMMETRIC_ALGORITHMS : [LOCAL_ALGORITHM],
+    clockTolerance: 30,
+  };
+
+  return {
+    async verify(token: string): Promise<EndUser> {
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, getKey, options));
+      } catch (error) {
+        throw new TokenError(describeJoseError(error));
+      }
+      return endUserOf(payload, jwt.personClaim);
+    },
+  };
+}
+
+function endUserOf(payload: JWTPayload, personClaim: string): EndUser {
+  const person = payload[personClaim];
+  if (typeof person !== 'string' || !isPersonNumber(person)) {
+    throw new TokenError(`the token's '${personClaim}' claim is not a national identity number (11 digits)`);
+  }
+  const authLevel = authLevelOf(payload);
+  if (authLevel === undefined) throw new TokenError(`the token carries no authentication level ('${AUTH_LEVEL_CLAIM}' or 'acr')`);
+  return { person, authLevel };
+}
+
+const ACR_LEVELS: Record<string, number> = {
+  'idporten-loa-low': 2,
+  'idporten-loa-substantial': 3,
+  'idporten-loa-high': 4,
+};
+
+function authLevelOf(payload: JWTPayload): number | undefined {
+  const claim = payload[AUTH_LEVEL_CLAIM];
+  const level = typeof claim === 'number' ? claim : typeof claim === 'string' && /^[0-4]$/.test(claim) ? Number(claim) : undefined;
+  if (level !== undefined && Number.isInteger(level) && level >= 0 && level <= 4) return level;
+  const acr = payload.acr;
+  if (typeof acr !== 'string') return undefined;
+  const legacy = /^Level([0-4])$/i.exec(acr);
+  if (legacy) return Number(legacy[1]);
+  return ACR_LEVELS[acr];
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'the token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `the token's '${error.claim}' claim is not accepted (${error.reason})`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the token signature is not valid';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return "no key of the issuer matches the token's key id";
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return "the token's signing algorithm is not accepted";
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return 'the token is not a well-formed signed JWT';
+  if (error instanceof joseErrors.JOSEError) return `the token could not be verified (${error.code})`;
+  return `the token could not be verified (${(error as Error).message})`;
+}
+
+// ---- the gateway as issuer ----
+
+interface IssuerKey {
+  privateJwk: JWK;
+  publicJwk: JWK;
+}
+
+/** The local issuer's key pair from DATA_DIR, created (atomically, mode 0600) when there is none. */
+export async function loadOrCreateIssuerKey(dataDir: string): Promise<IssuerKey> {
+  const file = path.join(dataDir, KEY_FILE);
+  const existing = await readKeyFile(file);
+  if (existing) return existing;
+
+  const { privateKey } = await generateKeyPair(LOCAL_ALGORITHM, { extractable: true });
+  const privateJwk: JWK = { ...(await exportJWK(privateKey)), alg: LOCAL_ALGORITHM, use: 'sig', kid: randomUUID() };
+  await fs.promises.mkdir(dataDir, { recursive: true });
+  // Written whole to a temporary name, then linked into place: a concurrent reader sees either
+  // no file or the complete key, and of two processes creating one at once the first link wins.
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  await fs.promises.writeFile(tmp, `${JSON.stringify(privateJwk)}\n`, { mode: 0o600, flag: 'wx', flush: true });
+  try {
+    await fs.promises.link(tmp, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await fs.promises.rm(tmp, { force: true });
+  }
+  const key = await readKeyFile(file);
+  if (!key) throw new Error(`Could not create the token signing key ${file}`);
+  return key;
+}
+
+async function readKeyFile(file: string): Promise<IssuerKey | undefined> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let privateJwk: JWK;
+  try {
+    privateJwk = JSON.parse(text) as JWK;
+  } catch {
+    throw new Error(`The token signing key ${file} is not valid JSON`);
+  }
+  if (privateJwk.kty !== 'EC' || !privateJwk.d) throw new Error(`The token signing key ${file} is not an EC private key (JWK)`);
+  const { d: _d, ...publicJwk } = privateJwk;
+  return { privateJwk, publicJwk };
+}
+
+export interface IssueTokenRequest {
+  person: string;
+  authLevel: number;
+  /** Lifetime in seconds. */
+  ttlSeconds: number;
+}
+
+/** A token signed by the gateway's own issuer key, as `altinn-gateway token` prints it. */
+export async function issueLocalToken(jwt: MessagesConfig['jwt'], dataDir: string, request: IssueTokenRequest): Promise<string> {
+  if (jwt.jwksUrl) {
+    throw new TokenError(`JWT_JWKS_URL is set, so tokens come from ${jwt.issuer}: the gateway does not issue its own`);
+  }
+  if (!isPersonNumber(request.person)) throw new TokenError(`'${request.person}' is not a national identity number (11 digits)`);
+  if (!Number.isInteger(request.authLevel) || request.authLevel < 0 || request.authLevel > 4) {
+    throw new TokenError('the authentication level must be a whole number from 0 to 4');
+  }
+  const { privateJwk } = await loadOrCreateIssuerKey(dataDir);
+  const key = await importJWK(privateJwk, LOCAL_ALGORITHM);
+  const token = new SignJWT({ [jwt.personClaim]: request.person, [AUTH_LEVEL_CLAIM]: request.authLevel, acr: `Level${request.authLevel}` })
+    .setProtectedHeader({ alg: LOCAL_ALGORITHM, typ: 'JWT', kid: privateJwk.kid })
+    .setIssuer(jwt.issuer)
+    .setSubject(request.person)
+    .setIssuedAt()
+    .setJti(randomUUID())
+    .setExpirationTime(Math.floor(Date.now() / 1000) + request.ttlSeconds);
+  if (jwt.audience) token.setAudience(jwt.audience);
+  return token.sign(key);
+}

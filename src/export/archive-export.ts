@@ -1,0 +1,242 @@
+/**
+ * `archive export`: an owner's queued form tasks written to a folder, each as the XML a
+ * GetArchivedFormTaskBasicDQ response carries plus its attachment files exactly as stored (still
+ * encrypted for an encrypted service: the export is as unreadable as the archive without the
+ * owner's key), with sha256 sums.
+ *
+ *   DIR/AR123/GetArchivedFormTaskBasicDQResponse.xml   the SOAP 1.1 envelope; each AttachmentData is
+ *                                                      an xop:Include whose Content-ID is the path of
+ *                                                      the attachment file relative to the XML
+ *   DIR/AR123/attachments/<AttachmentId>-<FileName>[.encrypted]
+ *   DIR/AR123/manifest.json                            the task's files and sums, written last
+ *   DIR/manifest.json, DIR/SHA256SUMS                  every exported task (`sha256sum -c SHA256SUMS`)
+ *
+ * Resumable: a task is written under `AR123.partial` and renamed into place once complete, so
+ * `AR123/` exists only complete. Run again, a task already there is kept after its files are
+ * checked against its manifest, and written anew if they do not match.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { getFormTask } from '../archive/get-form-task';
+import { countQueuedTasks, listQueuedTasks, type QueuedTasksFilter } from '../archive/list-queued-tasks';
+import type { ArchiveContext, ArchivedAttachment, ArchivedFormTask } from '../archive/types';
+import { safeFileName } from '../storage/safe-file-name';
+import { soapEnvelope } from '../soap/response-writer';
+import type { BinaryPart } from '../soap/schema';
+import { XmlOutput } from '../soap/serializer';
+import { attachmentPart, writeArchivedFormTaskResponse } from '../services/download-queue/archived-form-task';
+
+export const RESPONSE_FILE = 'GetArchivedFormTaskBasicDQResponse.xml';
+export const TASK_MANIFEST = 'manifest.json';
+
+export interface ExportOptions extends QueuedTasksFilter {
+  outDir: string;
+  /** Organisation number, recorded in the manifest. */
+  serviceOwner: string;
+  /** FormData as a client asking with includeXmlNamespace=true gets it. */
+  includeXmlNamespace?: boolean;
+  onProgress?(progress: ExportProgress): void;
+}
+
+export interface ExportProgress {
+  done: number;
+  total: number;
+  /** Tasks found complete from an earlier run. */
+  kept: number;
+  /** Bytes written in this run. */
+  bytesWritten: number;
+}
+
+export interface ExportedFile {
+  /** Relative to the export folder, with '/' separators. */
+  path: string;
+  sha256: string;
+  sizeBytes: number;
+  attachmentId?: number;
+  isEncrypted?: boolean;
+}
+
+export interface TaskManifest {
+  archiveReference: string;
+  archivedAt: string;
+  serviceCode: string;
+  serviceEditionCode: number;
+  /** Set when the content is encrypted for the owner (SOEncryptedSymmetricKey). */
+  certificateThumbprint: string | null;
+  files: ExportedFile[];
+}
+
+export interface ExportResult {
+  tasks: TaskManifest[];
+  written: number;
+  kept: number;
+}
+
+export async function exportArchive(ctx: ArchiveContext, options: ExportOptions): Promise<ExportResult> {
+  const outDir = path.resolve(options.outDir);
+  await fs.promises.mkdir(outDir, { recursive: true });
+  const total = await countQueuedTasks(ctx, options);
+  const progress: ExportProgress = { done: 0, total, kept: 0, bytesWritten: 0 };
+  options.onProgress?.(progress);
+
+  const tasks: TaskManifest[] = [];
+  for await (const archiveReference of listQueuedTasks(ctx, options)) {
+    const kept = await verifiedTaskManifest(outDir, archiveReference);
+    if (kept) {
+      tasks.push(kept);
+      progress.kept += 1;
+    } else {
+      const task = await getFormTask(ctx, { serviceOwnerId: options.serviceOwnerId, archiveReference });
+      const manifest = await writeTask(ctx, outDir, task, options.includeXmlNamespace ?? false);
+      progress.bytesWritten += manifest.files.reduce((sum, file) => sum + file.sizeBytes, 0);
+      tasks.push(manifest);
+    }
+    progress.done += 1;
+    options.onProgress?.(progress);
+  }
+  await writeIndex(outDir, options, tasks);
+  return { tasks, written: tasks.length - progress.kept, kept: progress.kept };
+}
+
+// ---- one task ----
+
+/** Content-IDs chosen by us (the attachment files' paths) instead of generated ones. */
+class ExportXmlOutput extends XmlOutput {
+  constructor(private readonly contentIds: Map<BinaryPart, string>) {
+    super('export');
+  }
+
+  override addPart(part: BinaryPart): string {
+    const contentId = this.contentIds.get(part)!;
+    this.parts.push({ contentId, part });
+    return contentId;
+  }
+}
+
+async function writeTask(ctx: ArchiveContext, outDir: string, task: ArchivedFormTask, includeXmlNamespace: boolean): Promise<TaskManifest> {
+  const taskDir = path.join(outDir, task.archiveReference);
+  const partialDir = `${taskDir}.partial`;
+  await fs.promises.rm(partialDir, { recursive: true, force: true });
+  await fs.promises.mkdir(path.join(partialDir, 'attachments'), { recursive: true });
+
+  const files: ExportedFile[] = [];
+  const contentIds = new Map<BinaryPart, string>();
+  const parts = new Map<number, BinaryPart>();
+  for (const attachment of task.attachments) {
+    const relative = `attachments/${attachment.attachmentId}-${safeFileName(attachment.fileName)}${attachment.isEncrypted ? '.encrypted' : ''}`;
+    const written = await copyAttachment(ctx, attachment, path.join(partialDir, relative));
+    files.push({ path: `${task.archiveReference}/${relative}`, ...written, attachmentId: attachment.attachmentId, isEncrypted: attachment.isEncrypted });
+    const part = attachmentPart(ctx.blobs, attachment);
+    contentIds.set(part, relative);
+    parts.set(attachment.attachmentId, part);
+  }
+
+  const xml = new ExportXmlOutput(contentIds);
+  writeArchivedFormTaskResponse(xml, task, { includeXmlNamespace, attachmentData: (a) => parts.get(a.attachmentId)! });
+  const response = Buffer.from(`<?xml version="1.0" encoding="utf-8"?>\n${soapEnvelope(xml.toString(), '1.1')}\n`, 'utf8');
+  await writeDurably(path.join(partialDir, RESPONSE_FILE), response);
+  files.unshift({ path: `${task.archiveReference}/${RESPONSE_FILE}`, sha256: sha256(response), sizeBytes: response.length });
+
+  const manifest: TaskManifest = {
+    archiveReference: task.archiveReference,
+    archivedAt: task.archivedAt.toISOString(),
+    serviceCode: task.serviceCode,
+    serviceEditionCode: task.serviceEditionCode,
+    certificateThumbprint: task.encryptedSymmetricKey?.certificateThumbprint ?? null,
+    files,
+  };
+  await writeDurably(path.join(partialDir, TASK_MANIFEST), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+  await fs.promises.rm(taskDir, { recursive: true, force: true }); // an earlier copy that failed verification
+  await fs.promises.rename(partialDir, taskDir);
+  await fsyncDirectory(outDir);
+  return manifest;
+}
+
+/** Copy an attachment's stored bytes out, checking them against the sums recorded when it was archived. */
+async function copyAttachment(ctx: ArchiveContext, attachment: ArchivedAttachment, target: string): Promise<{ sha256: string; sizeBytes: number }> {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  const measure = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      sizeBytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  await pipeline(ctx.blobs.open(attachment.blobKey), measure, fs.createWriteStream(target, { flush: true }));
+  const digest = hash.digest('hex');
+  if (digest !== attachment.sha256 || sizeBytes !== attachment.sizeBytes) {
+    throw new Error(
+      `Attachment ${attachment.attachmentId} of ${attachment.archiveReference} is damaged in the archive ` +
+        `(${sizeBytes} bytes, sha256 ${digest}; archived as ${attachment.sizeBytes} bytes, sha256 ${attachment.sha256})`,
+    );
+  }
+  return { sha256: digest, sizeBytes };
+}
+
+/** The manifest of a task exported earlier, if its files are all there with the recorded sums. */
+async function verifiedTaskManifest(outDir: string, archiveReference: string): Promise<TaskManifest | undefined> {
+  let manifest: TaskManifest;
+  try {
+    manifest = JSON.parse(await fs.promises.readFile(path.join(outDir, archiveReference, TASK_MANIFEST), 'utf8')) as TaskManifest;
+  } catch {
+    return undefined;
+  }
+  if (manifest.archiveReference !== archiveReference || !Array.isArray(manifest.files)) return undefined;
+  for (const file of manifest.files) {
+    const actual = await fileSum(path.join(outDir, ...file.path.split('/')));
+    if (!actual || actual.sha256 !== file.sha256 || actual.sizeBytes !== file.sizeBytes) return undefined;
+  }
+  return manifest;
+}
+
+// ---- the whole export ----
+
+async function writeIndex(outDir: string, options: ExportOptions, tasks: TaskManifest[]): Promise<void> {
+  const index = {
+    format: 'altinn-gateway archive export, version 1',
+    serviceOwner: options.serviceOwner,
+    exportedAt: new Date().toISOString(),
+    filter: { serviceCode: options.serviceCode ?? null, since: options.since?.toISOString() ?? null },
+    tasks,
+  };
+  await writeDurably(path.join(outDir, 'manifest.json'), Buffer.from(`${JSON.stringify(index, null, 2)}\n`));
+  const sums = tasks.flatMap((task) => task.files.map((file) => `${file.sha256}  ${file.path}\n`)).join('');
+  await writeDurably(path.join(outDir, 'SHA256SUMS'), Buffer.from(sums));
+}
+
+async function writeDurably(file: string, bytes: Buffer): Promise<void> {
+  const partial = `${file}.partial`;
+  await fs.promises.writeFile(partial, bytes, { flush: true });
+  await fs.promises.rename(partial, file);
+}
+
+async function fileSum(file: string): Promise<{ sha256: string; sizeBytes: number } | undefined> {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  try {
+    for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      sizeBytes += chunk.length;
+    }
+  } catch {
+    return undefined;
+  }
+  return { sha256: hash.digest('hex'), sizeBytes };
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
