@@ -66,49 +66,52 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
       });
     });
 
-  service
-    .command('download-queue')
-    .description('turn the DownloadQueue of a service on or off (for form tasks archived from now on)')
-    .addArgument(new Argument('<state>', 'on or off').choices(['on', 'off']))
-    .requiredOption('--owner <orgnr>', 'organisation number of the service owner', orgNumberArgument)
-    .requiredOption('--code <code>', 'service code', serviceCodeArgument)
-    .requiredOption('--edition <n>', 'service edition code', serviceEditionArgument)
-    .action(async (state: 'on' | 'off', options: ServiceOptions) => {
-      await withApp(io, async (app) => {
-        const owner = await requireServiceOwner(app, options.owner);
-        await setServiceDownloadQueue(app.db, {
-          serviceOwnerId: owner.serviceOwnerId,
-          serviceCode: options.code,
-          serviceEditionCode: options.edition,
-          downloadQueue: state === 'on',
-        });
-        writeLine(io.stdout, `Download queue of service ${options.code} edition ${options.edition} is now ${state}.`);
-      });
-    });
-
-  service
-    .command('encryption')
-    .description("turn encryption of a service's content on or off (for form tasks archived from now on)")
-    .addArgument(new Argument('<state>', 'on or off').choices(['on', 'off']))
-    .requiredOption('--owner <orgnr>', 'organisation number of the service owner', orgNumberArgument)
-    .requiredOption('--code <code>', 'service code', serviceCodeArgument)
-    .requiredOption('--edition <n>', 'service edition code', serviceEditionArgument)
-    .action(async (state: 'on' | 'off', options: ServiceOptions) => {
-      await withApp(io, async (app) => {
-        const owner = await requireServiceOwner(app, options.owner);
-        await setServiceEncryption(app.db, {
-          serviceOwnerId: owner.serviceOwnerId,
-          serviceCode: options.code,
-          serviceEditionCode: options.edition,
-          encrypted: state === 'on',
-        });
-        writeLine(io.stdout, `Encryption of service ${options.code} edition ${options.edition} is now ${state} (form tasks archived before keep their form).`);
-        if (state === 'on') await warnWithoutCertificate(app, io, owner);
-      });
-    });
+  registerOnOffCommand(service, io, {
+    name: 'download-queue',
+    description: 'turn the DownloadQueue of a service on or off (for form tasks archived from now on)',
+    apply: (app, key, on) => setServiceDownloadQueue(app.db, { ...key, downloadQueue: on }),
+    done: async (_app, options, state) => {
+      writeLine(io.stdout, `Download queue of service ${options.code} edition ${options.edition} is now ${state}.`);
+    },
+  });
+  registerOnOffCommand(service, io, {
+    name: 'encryption',
+    description: "turn encryption of a service's content on or off (for form tasks archived from now on)",
+    apply: (app, key, on) => setServiceEncryption(app.db, { ...key, encrypted: on }),
+    done: async (app, options, state, owner) => {
+      writeLine(io.stdout, `Encryption of service ${options.code} edition ${options.edition} is now ${state} (form tasks archived before keep their form).`);
+      if (state === 'on') await warnWithoutCertificate(app, io, owner);
+    },
+  });
 
   // `service define` / `service definition`, and the definition options of `service add` (REST messages API).
   registerServiceDefinitionCommands(service, io);
+}
+
+interface OnOffCommand {
+  name: string;
+  description: string;
+  apply(app: App, key: { serviceOwnerId: number; serviceCode: string; serviceEditionCode: number }, on: boolean): Promise<void>;
+  done(app: App, options: ServiceOptions, state: 'on' | 'off', owner: ServiceOwner): Promise<void>;
+}
+
+/** `service <name> on|off --owner --code --edition`: one switch of one service. */
+function registerOnOffCommand(service: Command, io: CliIo, command: OnOffCommand): void {
+  service
+    .command(command.name)
+    .description(command.description)
+    .addArgument(new Argument('<state>', 'on or off').choices(['on', 'off']))
+    .requiredOption('--owner <orgnr>', 'organisation number of the service owner', orgNumberArgument)
+    .requiredOption('--code <code>', 'service code', serviceCodeArgument)
+    .requiredOption('--edition <n>', 'service edition code', serviceEditionArgument)
+    .action(async (state: 'on' | 'off', options: ServiceOptions) => {
+      await withApp(io, async (app) => {
+        const owner = await requireServiceOwner(app, options.owner);
+        const key = { serviceOwnerId: owner.serviceOwnerId, serviceCode: options.code, serviceEditionCode: options.edition };
+        await command.apply(app, key, state === 'on');
+        await command.done(app, options, state, owner);
+      });
+    });
 }
 
 async function warnWithoutCertificate(app: App, io: CliIo, owner: ServiceOwner): Promise<void> {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type forge from 'node-forge';
+import { measureBytes } from '../storage/measure';
 import { safeFileName } from '../storage/safe-file-name';
 import { childElements, isNil, textContent, type XmlElement } from '../xml/parser';
 import { attachmentDecryptor } from './attachment-cipher';
@@ -159,19 +160,11 @@ async function writeForm(form: XmlElement, symmetricKey: SymmetricKey | undefine
 
 async function writeAttachment(source: ByteSource, target: string, symmetricKey: SymmetricKey | undefined): Promise<WrittenFile> {
   await fs.promises.mkdir(path.dirname(target), { recursive: true });
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      sizeBytes += chunk.length;
-      callback(null, chunk);
-    },
-  });
+  const measure = measureBytes();
   const stages: (Readable | Transform)[] = [source.open()];
   if (symmetricKey) stages.push(attachmentDecryptor(symmetricKey));
   try {
-    await pipeline([...stages, measure, fs.createWriteStream(target)]);
+    await pipeline([...stages, measure.stream, fs.createWriteStream(target)]);
   } catch (error) {
     await fs.promises.rm(target, { force: true });
     const message = (error as Error).message;
@@ -181,7 +174,7 @@ async function writeAttachment(source: ByteSource, target: string, symmetricKey:
         : `Could not write ${target} from ${source.description}: ${message}`,
     );
   }
-  return { kind: 'attachment', path: target, sha256: hash.digest('hex'), sizeBytes, decrypted: symmetricKey !== undefined };
+  return { kind: 'attachment', path: target, ...measure.result(), decrypted: symmetricKey !== undefined };
 }
 
 function optionalChild(element: XmlElement, local: string): XmlElement | undefined {

@@ -18,11 +18,12 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { getFormTask } from '../archive/get-form-task';
 import { countQueuedTasks, listQueuedTasks, type QueuedTasksFilter } from '../archive/list-queued-tasks';
 import type { ArchiveContext, ArchivedAttachment, ArchivedFormTask } from '../archive/types';
+import { measureBytes } from '../storage/measure';
 import { safeFileName } from '../storage/safe-file-name';
 import { soapEnvelope } from '../soap/response-writer';
 import type { BinaryPart } from '../soap/schema';
@@ -157,17 +158,9 @@ async function writeTask(ctx: ArchiveContext, outDir: string, task: ArchivedForm
 
 /** Copy an attachment's stored bytes out, checking them against the sums recorded when it was archived. */
 async function copyAttachment(ctx: ArchiveContext, attachment: ArchivedAttachment, target: string): Promise<{ sha256: string; sizeBytes: number }> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      sizeBytes += chunk.length;
-      callback(null, chunk);
-    },
-  });
-  await pipeline(ctx.blobs.open(attachment.blobKey), measure, fs.createWriteStream(target, { flush: true }));
-  const digest = hash.digest('hex');
+  const measure = measureBytes();
+  await pipeline(ctx.blobs.open(attachment.blobKey), measure.stream, fs.createWriteStream(target, { flush: true }));
+  const { sha256: digest, sizeBytes } = measure.result();
   if (digest !== attachment.sha256 || sizeBytes !== attachment.sizeBytes) {
     throw new Error(
       `Attachment ${attachment.attachmentId} of ${attachment.archiveReference} is damaged in the archive ` +
@@ -215,17 +208,13 @@ async function writeDurably(file: string, bytes: Buffer): Promise<void> {
 }
 
 async function fileSum(file: string): Promise<{ sha256: string; sizeBytes: number } | undefined> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
+  const measure = measureBytes();
   try {
-    for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      sizeBytes += chunk.length;
-    }
+    await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), measure.stream, new Writable({ write: (_chunk, _encoding, done) => done() }));
   } catch {
     return undefined;
   }
-  return { sha256: hash.digest('hex'), sizeBytes };
+  return measure.result();
 }
 
 function sha256(bytes: Buffer): string {

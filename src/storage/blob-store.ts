@@ -4,11 +4,12 @@
  * before `put` resolves: callers commit the row that points at a blob only after that, so a crash
  * can leave an unreferenced blob (harmless, collectable) but never a row without its bytes.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { measureBytes } from './measure';
 
 export interface StoredBlob {
   key: string;
@@ -41,18 +42,10 @@ export class FileBlobStore implements BlobStore {
     const id = randomUUID();
     const key = `${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
     const tmpPath = path.join(this.tmpDir, `${id}.partial`);
-    const hash = createHash('sha256');
-    let sizeBytes = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        sizeBytes += chunk.length;
-        callback(null, chunk);
-      },
-    });
+    const measure = measureBytes();
     try {
       // flush: true → fsync before the file is closed.
-      await pipeline(source, measure, fs.createWriteStream(tmpPath, { flush: true, flags: 'wx' }));
+      await pipeline(source, measure.stream, fs.createWriteStream(tmpPath, { flush: true, flags: 'wx' }));
       const finalPath = this.pathOf(key);
       await fs.promises.mkdir(path.dirname(finalPath), { recursive: true });
       await fs.promises.rename(tmpPath, finalPath);
@@ -61,7 +54,7 @@ export class FileBlobStore implements BlobStore {
       await fs.promises.rm(tmpPath, { force: true });
       throw error;
     }
-    return { key, sizeBytes, sha256: hash.digest('hex') };
+    return { key, ...measure.result() };
   }
 
   open(key: string): Readable {
