@@ -65,6 +65,20 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * Stop accepting connections, let requests in flight (including long streamed downloads) finish
+ * for up to `graceMs`, cut whatever is still open after that, then close the database.
+ */
+export async function closeGracefully(server: FastifyInstance, app: App, graceMs: number): Promise<void> {
+  const timer = setTimeout(() => server.server.closeAllConnections(), graceMs);
+  try {
+    await server.close();
+  } finally {
+    clearTimeout(timer);
+    await app.close();
+  }
+}
+
 /** Open the app (migrating the database), listen, and close everything gracefully on SIGINT/SIGTERM. */
 export async function runServer(config: Config, hooks: { onOpen?(app: App): Promise<void> } = {}): Promise<RunningServer> {
   const app = await openApp(config);
@@ -76,17 +90,7 @@ export async function runServer(config: Config, hooks: { onOpen?(app: App): Prom
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
 
   let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      // Stop accepting, let in-flight requests (including streaming downloads) finish, then the database.
-      const timer = setTimeout(() => server.server.closeAllConnections(), config.shutdownGraceMs);
-      try {
-        await server.close();
-      } finally {
-        clearTimeout(timer);
-        await app.close();
-      }
-    })());
+  const close = () => (closing ??= closeGracefully(server, app, config.shutdownGraceMs));
   const onSignal = (signal: NodeJS.Signals) => {
     server.log.info({ signal }, 'shutting down');
     close().then(
