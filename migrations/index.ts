@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import * as archive from './001_archive';
 import * as encryption from './002_encryption';
 import * as messages from './003_messages';
+import * as sensitiveFields from './004_sensitive_fields';
 
 export interface Migration {
   name: string;
@@ -17,4 +18,5 @@ export const migrations: Migration[] = [
   { name: '001_archive', ...archive },
   { name: '002_encryption', ...encryption },
   { name: '003_messages', ...messages },
+  { name: '004_sensitive_fields', ...sensitiveFields },
 ];

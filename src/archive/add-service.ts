@@ -2,8 +2,10 @@
  * Services (code + edition) of a service owner. Whether a service has a DownloadQueue decides if
  * its archived form tasks become queue items; tasks archived while it is off are never queued.
  * Whether it is encrypted decides if its tasks' content is encrypted for the owner when archived
- * (tasks archived before the switch stay as they were).
+ * (tasks archived before the switch stay as they were); its sensitive fields, if it lists any,
+ * which elements of the form data are encrypted instead of the root (src/crypto/sensitive-fields.ts).
  */
+import { parseSensitiveFields, SensitiveFieldError } from '../crypto/sensitive-fields';
 import { isUniqueViolation, type Db } from '../storage/db';
 import { ArchiveError } from './errors';
 
@@ -16,6 +18,8 @@ export interface Service {
   downloadQueue: boolean;
   /** Content of its form tasks is encrypted under the owner's current certificate when archived. */
   encrypted: boolean;
+  /** Field paths encrypted one by one in its form data; empty: the root element is encrypted. */
+  sensitiveFields: string[];
 }
 
 export interface ServiceKey {
@@ -41,10 +45,11 @@ export function serviceEditionCodeProblem(edition: number): string | undefined {
 
 export async function addService(
   db: Db,
-  request: ServiceKey & { name?: string | null; downloadQueue: boolean; encrypted?: boolean },
+  request: ServiceKey & { name?: string | null; downloadQueue: boolean; encrypted?: boolean; sensitiveFields?: readonly string[] },
 ): Promise<{ serviceId: number }> {
   const problem = serviceCodeProblem(request.serviceCode) ?? serviceEditionCodeProblem(request.serviceEditionCode);
   if (problem) throw new ArchiveError('invalid_argument', capitalize(problem));
+  const sensitiveFields = checkedSensitiveFields(request.sensitiveFields ?? [], request.encrypted ?? false);
   const owner = await db('service_owners').where({ id: request.serviceOwnerId }).first('id');
   if (!owner) throw new ArchiveError('invalid_argument', `Service owner id ${request.serviceOwnerId} does not exist`);
   try {
@@ -56,6 +61,7 @@ export async function addService(
         name: request.name?.trim() || null,
         download_queue: request.downloadQueue,
         encrypted: request.encrypted ?? false,
+        sensitive_fields: JSON.stringify(sensitiveFields),
       })
       .returning<{ id: number }[]>('id');
     return { serviceId: row!.id };
@@ -86,9 +92,28 @@ export async function setServiceDownloadQueue(db: Db, request: ServiceKey & { do
   await updateService(db, request, { download_queue: request.downloadQueue });
 }
 
-/** Turn encryption of a service's content on or off (affects tasks archived from now on). */
-export async function setServiceEncryption(db: Db, request: ServiceKey & { encrypted: boolean }): Promise<void> {
-  await updateService(db, request, { encrypted: request.encrypted });
+/**
+ * Turn encryption of a service's content on or off (affects tasks archived from now on). With
+ * `sensitiveFields` (only when turning it on) the list is replaced, `[]` going back to encrypting
+ * the root element; without, the list stays as it was.
+ */
+export async function setServiceEncryption(db: Db, request: ServiceKey & { encrypted: boolean; sensitiveFields?: readonly string[] }): Promise<void> {
+  const changes: Record<string, unknown> = { encrypted: request.encrypted };
+  if (request.sensitiveFields !== undefined) {
+    changes.sensitive_fields = JSON.stringify(checkedSensitiveFields(request.sensitiveFields, request.encrypted));
+  }
+  await updateService(db, request, changes);
+}
+
+function checkedSensitiveFields(fields: readonly string[], encrypted: boolean): string[] {
+  try {
+    const checked = parseSensitiveFields(fields);
+    if (checked.length > 0 && !encrypted) throw new SensitiveFieldError('Sensitive fields can only be set for an encrypted service');
+    return checked;
+  } catch (error) {
+    if (error instanceof SensitiveFieldError) throw new ArchiveError('invalid_argument', error.message);
+    throw error;
+  }
 }
 
 async function updateService(db: Db, key: ServiceKey, changes: Record<string, unknown>): Promise<void> {
@@ -108,9 +133,10 @@ interface ServiceRow {
   name: string | null;
   download_queue: boolean;
   encrypted: boolean;
+  sensitive_fields: string[] | string;
 }
 
-const SERVICE_COLUMNS = ['id', 'service_owner_id', 'service_code', 'service_edition_code', 'name', 'download_queue', 'encrypted'];
+const SERVICE_COLUMNS = ['id', 'service_owner_id', 'service_code', 'service_edition_code', 'name', 'download_queue', 'encrypted', 'sensitive_fields'];
 
 function toService(row: ServiceRow): Service {
   return {
@@ -121,6 +147,8 @@ function toService(row: ServiceRow): Service {
     name: row.name,
     downloadQueue: row.download_queue,
     encrypted: row.encrypted,
+    // jsonb: parsed by the pg driver, a string from some drivers.
+    sensitiveFields: typeof row.sensitive_fields === 'string' ? (JSON.parse(row.sensitive_fields) as string[]) : row.sensitive_fields,
   };
 }
 

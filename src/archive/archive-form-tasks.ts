@@ -136,7 +136,7 @@ export async function archiveFormTasks(
 
 function encryptionFor(task: NewFormTask, service: Service, certificate: EncryptionCertificate | undefined): TaskEncryption {
   if (task.soEncryptedSymmetricKey) return encryptedBySubmitter(task.soEncryptedSymmetricKey);
-  return service.encrypted ? encryptForOwner(certificate!) : CLEAR;
+  return service.encrypted ? encryptForOwner(certificate!, service.sensitiveFields) : CLEAR;
 }
 
 /** The owner's current certificate when some task is to be encrypted here; a clear error when it has none usable. */

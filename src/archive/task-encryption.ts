@@ -6,13 +6,14 @@
  *   no second encryption, attachments marked encrypted;
  * - encrypted now, for an encrypted service: a fresh 32-byte key blob from the CSPRNG, attachments
  *   AES-128-CBC with the blob's key and IV as they stream into the blob store, the form data's
- *   root element replaced by XML-Enc EncryptedData, the blob RSA-wrapped under the owner's current
+ *   root element (or, when the service lists sensitive fields, each of those present) replaced by
+ *   XML-Enc EncryptedData, the blob RSA-wrapped under the owner's current
  *   certificate. Only the wrapped blob and the thumbprint are kept; the plain blob is overwritten
  *   once the task's content is stored (`forget`).
  */
 import { encryptChunks } from '../crypto/attachment-cipher';
 import { forgetSymmetricKey, newSymmetricKey, wrapKey } from '../crypto/symmetric-key';
-import { encryptRootElement, type XmlEncryptionKey } from '../crypto/xml-encryption';
+import { encryptFormData, type XmlEncryptionKey } from '../crypto/xml-encryption';
 import type { EncryptionCertificate } from './certificates';
 import type { EncryptedSymmetricKey } from './types';
 
@@ -42,8 +43,11 @@ export function encryptedBySubmitter(symmetricKey: EncryptedSymmetricKey): TaskE
   return { symmetricKey, attachmentsEncrypted: true, ...STORED_AS_GIVEN };
 }
 
-/** Encrypt the task's content for the owner of `certificate`, with a key made for this task only. */
-export function encryptForOwner(certificate: EncryptionCertificate): TaskEncryption {
+/**
+ * Encrypt the task's content for the owner of `certificate`, with a key made for this task only;
+ * in form data only the `sensitiveFields` when the service lists some (see sensitive-fields.ts).
+ */
+export function encryptForOwner(certificate: EncryptionCertificate, sensitiveFields: readonly string[] = []): TaskEncryption {
   const symmetricKey = newSymmetricKey();
   const xmlKey: XmlEncryptionKey = {
     aesKey: symmetricKey.key,
@@ -55,7 +59,7 @@ export function encryptForOwner(certificate: EncryptionCertificate): TaskEncrypt
     symmetricKey: { certificateThumbprint: certificate.thumbprint, encryptedKey: wrapKey(symmetricKey.blob, certificate.publicKey) },
     attachmentsEncrypted: true,
     attachment: (bytes) => encryptChunks(bytes, symmetricKey),
-    formData: (xml) => encryptRootElement(xml, xmlKey),
+    formData: (xml) => encryptFormData(xml, xmlKey, sensitiveFields),
     forget: () => forgetSymmetricKey(symmetricKey),
   };
 }

@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from 'commander';
 import { isOrgNumber } from '../archive/add-service-owner';
 import { serviceCodeProblem, serviceEditionCodeProblem } from '../archive/add-service';
+import { parseSensitiveFields, SensitiveFieldError } from '../crypto/sensitive-fields';
 
 export function orgNumberArgument(value: string): string {
   if (!isOrgNumber(value)) throw new InvalidArgumentError('An organisation number is exactly 9 digits.');
@@ -18,6 +19,16 @@ export function serviceEditionArgument(value: string): number {
   const edition = /^[0-9]+$/.test(value) ? Number(value) : NaN;
   if (serviceEditionCodeProblem(edition)) throw new InvalidArgumentError('A service edition code is a whole number from 1 to 2147483647.');
   return edition;
+}
+
+/** A comma-separated list of sensitive field paths (an empty value: none). */
+export function sensitiveFieldsArgument(value: string): string[] {
+  try {
+    return parseSensitiveFields(value);
+  } catch (error) {
+    if (error instanceof SensitiveFieldError) throw new InvalidArgumentError(`${error.message}.`);
+    throw error;
+  }
 }
 
 /** An ISO 8601 date-time with a time zone (a date alone means its midnight UTC). */

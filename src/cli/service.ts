@@ -7,6 +7,9 @@
  *
  * An encrypted service's content is encrypted under the owner's current certificate as it is
  * archived; without one, archiving for it fails. Both commands warn when there is none.
+ *
+ * `--sensitive-fields` (with `--encrypted`, or `service encryption on`) lists the form data
+ * elements to encrypt one by one instead of the root element; see SENSITIVE_FIELDS_HELP.
  */
 import { Argument, type Command } from 'commander';
 import type { App } from '../app';
@@ -14,7 +17,7 @@ import { addService, setServiceDownloadQueue, setServiceEncryption } from '../ar
 import type { ServiceOwner } from '../archive/add-service-owner';
 import { listCertificates } from '../archive/certificates';
 import { setServiceDefinition } from '../messages/service-definitions';
-import { orgNumberArgument, serviceCodeArgument, serviceEditionArgument } from './arguments';
+import { orgNumberArgument, sensitiveFieldsArgument, serviceCodeArgument, serviceEditionArgument } from './arguments';
 import { writeLine, type CliIo } from './io';
 import { requireServiceOwner } from './owner';
 import { definitionFromOptions, registerServiceDefinitionCommands, type DefinitionOptions } from './service-definition';
@@ -24,6 +27,16 @@ interface ServiceOptions {
   owner: string;
   code: string;
   edition: number;
+}
+
+const SENSITIVE_FIELDS_HELP =
+  'comma-separated form data elements to encrypt one by one instead of the whole root element: a slash path of local names from ' +
+  'the root (Skjema/Innsender/Fodselsnummer) or a bare local name, matching that element at any depth (Kontonummer); ' +
+  'namespaces and prefixes are ignored. A form in which none of them occurs is encrypted whole. An empty value clears the list';
+
+function describeFields(fields: readonly string[] | undefined): string {
+  if (fields === undefined) return '';
+  return fields.length === 0 ? ', whole form data' : `, sensitive fields ${fields.join(', ')}`;
 }
 
 export function registerServiceCommands(program: Command, io: CliIo): void {
@@ -38,7 +51,8 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
     .option('--name <name>', 'a name for people')
     .option('--download-queue', "put the service's archived form tasks on the DownloadQueue (default: off)", false)
     .option('--encrypted', "encrypt the service's content for the service owner's current certificate when archived", false)
-    .action(async (options: ServiceOptions & DefinitionOptions & { name?: string; downloadQueue: boolean; encrypted: boolean }) => {
+    .option('--sensitive-fields <paths>', `with --encrypted: ${SENSITIVE_FIELDS_HELP}`, sensitiveFieldsArgument)
+    .action(async (options: ServiceOptions & DefinitionOptions & { name?: string; downloadQueue: boolean; encrypted: boolean; sensitiveFields?: string[] }) => {
       const definition = await definitionFromOptions(options);
       await withApp(io, async (app) => {
         const owner = await requireServiceOwner(app, options.owner);
@@ -49,12 +63,13 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
           name: options.name ?? null,
           downloadQueue: options.downloadQueue,
           encrypted: options.encrypted,
+          sensitiveFields: options.sensitiveFields ?? [],
         });
         if (definition) await setServiceDefinition(app.db, serviceId, definition);
         const queue = options.downloadQueue ? 'on' : 'off';
         writeLine(
           io.stdout,
-          `Added service ${options.code} edition ${options.edition} for service owner ${owner.orgNumber} (download queue ${queue}${options.encrypted ? ', encrypted' : ''}).`,
+          `Added service ${options.code} edition ${options.edition} for service owner ${owner.orgNumber} (download queue ${queue}${options.encrypted ? `, encrypted${options.sensitiveFields?.length ? describeFields(options.sensitiveFields) : ''}` : ''}).`,
         );
         if (options.encrypted) await warnWithoutCertificate(app, io, owner);
         if (!options.downloadQueue) {
@@ -77,9 +92,15 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
   registerOnOffCommand(service, io, {
     name: 'encryption',
     description: "turn encryption of a service's content on or off (for form tasks archived from now on)",
-    apply: (app, key, on) => setServiceEncryption(app.db, { ...key, encrypted: on }),
-    done: async (app, options, state, owner) => {
-      writeLine(io.stdout, `Encryption of service ${options.code} edition ${options.edition} is now ${state} (form tasks archived before keep their form).`);
+    configure: (command) => command.option('--sensitive-fields <paths>', `with on: ${SENSITIVE_FIELDS_HELP} (default: keep the list as it is)`, sensitiveFieldsArgument),
+    // Fields with `off` are refused by setServiceEncryption (they apply only to an encrypted service).
+    apply: (app, key, on, options: ServiceOptions & { sensitiveFields?: string[] }) =>
+      setServiceEncryption(app.db, { ...key, encrypted: on, sensitiveFields: options.sensitiveFields }),
+    done: async (app, options: ServiceOptions & { sensitiveFields?: string[] }, state, owner) => {
+      writeLine(
+        io.stdout,
+        `Encryption of service ${options.code} edition ${options.edition} is now ${state}${state === 'on' ? describeFields(options.sensitiveFields) : ''} (form tasks archived before keep their form).`,
+      );
       if (state === 'on') await warnWithoutCertificate(app, io, owner);
     },
   });
@@ -91,27 +112,29 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
 interface OnOffCommand {
   name: string;
   description: string;
-  apply(app: App, key: { serviceOwnerId: number; serviceCode: string; serviceEditionCode: number }, on: boolean): Promise<void>;
+  /** Options of this switch beyond --owner, --code and --edition. */
+  configure?(command: Command): Command;
+  apply(app: App, key: { serviceOwnerId: number; serviceCode: string; serviceEditionCode: number }, on: boolean, options: ServiceOptions): Promise<void>;
   done(app: App, options: ServiceOptions, state: 'on' | 'off', owner: ServiceOwner): Promise<void>;
 }
 
 /** `service <name> on|off --owner --code --edition`: one switch of one service. */
 function registerOnOffCommand(service: Command, io: CliIo, command: OnOffCommand): void {
-  service
+  const switchCommand = service
     .command(command.name)
     .description(command.description)
     .addArgument(new Argument('<state>', 'on or off').choices(['on', 'off']))
     .requiredOption('--owner <orgnr>', 'organisation number of the service owner', orgNumberArgument)
     .requiredOption('--code <code>', 'service code', serviceCodeArgument)
-    .requiredOption('--edition <n>', 'service edition code', serviceEditionArgument)
-    .action(async (state: 'on' | 'off', options: ServiceOptions) => {
-      await withApp(io, async (app) => {
-        const owner = await requireServiceOwner(app, options.owner);
-        const key = { serviceOwnerId: owner.serviceOwnerId, serviceCode: options.code, serviceEditionCode: options.edition };
-        await command.apply(app, key, state === 'on');
-        await command.done(app, options, state, owner);
-      });
+    .requiredOption('--edition <n>', 'service edition code', serviceEditionArgument);
+  (command.configure?.(switchCommand) ?? switchCommand).action(async (state: 'on' | 'off', options: ServiceOptions) => {
+    await withApp(io, async (app) => {
+      const owner = await requireServiceOwner(app, options.owner);
+      const key = { serviceOwnerId: owner.serviceOwnerId, serviceCode: options.code, serviceEditionCode: options.edition };
+      await command.apply(app, key, state === 'on', options);
+      await command.done(app, options, state, owner);
     });
+  });
 }
 
 async function warnWithoutCertificate(app: App, io: CliIo, owner: ServiceOwner): Promise<void> {

@@ -32,6 +32,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { childElements, parseXml, textContent, type XmlElement, type XmlLimits } from '../xml/parser';
 import { findElementSpans, replaceSpans } from '../xml/element-spans';
 import { escapeText } from '../xml/writer';
+import { sensitiveFieldMatcher } from './sensitive-fields';
 import { AES_BLOCK_BYTES } from './symmetric-key';
 
 export const XMLENC_NS = 'http://www.w3.org/2001/04/xmlenc#';
@@ -63,6 +64,18 @@ export interface XmlEncryptionKey {
 /** Replace the document's root element by its EncryptedData; prolog and epilog stay as written. */
 export function encryptRootElement(documentXml: string, key: XmlEncryptionKey): string {
   const spans = findElementSpans(documentXml, ({ depth }) => depth === 0);
+  return replaceSpans(documentXml, spans, (elementXml) => encryptedDataFor(elementXml, key));
+}
+
+/**
+ * Replace each element that is one of `sensitiveFields` (see sensitive-fields.ts) by its own
+ * EncryptedData, each with its own IV, everything else staying as written; when the list is
+ * empty or none of its fields occurs in the document, the root element is encrypted instead.
+ */
+export function encryptFormData(documentXml: string, key: XmlEncryptionKey, sensitiveFields: readonly string[] = []): string {
+  if (sensitiveFields.length === 0) return encryptRootElement(documentXml, key);
+  const spans = findElementSpans(documentXml, sensitiveFieldMatcher(sensitiveFields));
+  if (spans.length === 0) return encryptRootElement(documentXml, key);
   return replaceSpans(documentXml, spans, (elementXml) => encryptedDataFor(elementXml, key));
 }
 

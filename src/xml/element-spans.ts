@@ -18,14 +18,25 @@ export interface ElementSpan {
   depth: number;
 }
 
+/** What `findElementSpans` tells its `select` about an element. */
+export interface ElementPosition {
+  local: string;
+  ns: string;
+  /** Nesting depth: 0 for the root element. */
+  depth: number;
+  /** Local names from the root down to this element's parent (empty for the root); valid during the call only. */
+  ancestors: readonly string[];
+}
+
 /**
  * Spans of the outermost elements for which `select` is true (elements inside a selected element
  * are not visited), in document order. The text must be well-formed and have no DOCTYPE.
  */
-export function findElementSpans(xml: string, select: (element: { local: string; ns: string; depth: number }) => boolean): ElementSpan[] {
+export function findElementSpans(xml: string, select: (element: ElementPosition) => boolean): ElementSpan[] {
   const parser = new SaxesParser({ xmlns: true, position: true });
   const spans: ElementSpan[] = [];
   const open: { start: number; selected: boolean }[] = [];
+  const ancestors: string[] = [];
   let insideSelected = 0;
   let failure: Error | undefined;
   let tagStart = 0;
@@ -41,13 +52,15 @@ export function findElementSpans(xml: string, select: (element: { local: string;
   });
   parser.on('opentag', (tag: SaxesTagNS) => {
     const depth = open.length;
-    const selected = insideSelected === 0 && select({ local: tag.local, ns: tag.uri, depth });
+    const selected = insideSelected === 0 && select({ local: tag.local, ns: tag.uri, depth, ancestors });
     if (selected || insideSelected > 0) insideSelected += 1;
     open.push({ start: tagStart, selected });
+    ancestors.push(tag.local);
   });
   parser.on('closetag', (tag: SaxesTagNS) => {
     const element = open.pop();
     if (!element) return; // unbalanced: reported through 'error'
+    ancestors.pop();
     if (insideSelected > 0) insideSelected -= 1;
     if (element.selected) spans.push({ start: element.start, end: parser.position, local: tag.local, ns: tag.uri, depth: open.length });
   });

@@ -116,4 +116,48 @@ describe('service encryption', () => {
       'error: Service 9999 edition 1 was not found for this service owner\n',
     );
   });
+
+  it('--sensitive-fields on service add and service encryption on sets the list; bad paths and a clear service are refused', async () => {
+    const fields = async (code: string) =>
+      cli.inspect(async (app) => {
+        const row = await app.db('services').where({ service_code: code }).first('sensitive_fields');
+        return (typeof row.sensitive_fields === 'string' ? JSON.parse(row.sensitive_fields) : row.sensitive_fields) as string[];
+      });
+    const key = ['--owner', ORG, '--code', '7003', '--edition', '1'];
+    const added = await cli.run(['service', 'add', ...key, '--encrypted', '--sensitive-fields', 'Skjema/Innsender/Fodselsnummer, Kontonummer']);
+    expect(added).toEqual({
+      code: 0,
+      stdout: `Added service 7003 edition 1 for service owner ${ORG} (download queue off, encrypted, sensitive fields Skjema/Innsender/Fodselsnummer, Kontonummer).\n`,
+      stderr: expect.stringContaining('Note: its archived form tasks will not be listed'),
+    });
+    expect(await fields('7003')).toEqual(['Skjema/Innsender/Fodselsnummer', 'Kontonummer']);
+
+    // off keeps the list (inert), on without the option keeps it, on with it replaces it, '' clears it.
+    expect((await cli.run(['service', 'encryption', 'off', ...key])).code).toBe(0);
+    expect((await cli.run(['service', 'encryption', 'on', ...key])).stdout).toBe('Encryption of service 7003 edition 1 is now on (form tasks archived before keep their form).\n');
+    expect(await fields('7003')).toEqual(['Skjema/Innsender/Fodselsnummer', 'Kontonummer']);
+    expect((await cli.run(['service', 'encryption', 'on', ...key, '--sensitive-fields', 'Iban'])).stdout).toBe(
+      'Encryption of service 7003 edition 1 is now on, sensitive fields Iban (form tasks archived before keep their form).\n',
+    );
+    expect(await fields('7003')).toEqual(['Iban']);
+    expect((await cli.run(['service', 'encryption', 'on', ...key, '--sensitive-fields', ''])).stdout).toBe(
+      'Encryption of service 7003 edition 1 is now on, whole form data (form tasks archived before keep their form).\n',
+    );
+    expect(await fields('7003')).toEqual([]);
+
+    const badPath = await cli.run(['service', 'encryption', 'on', ...key, '--sensitive-fields', 'Skjema/p:Felt']);
+    expect(badPath.code).toBe(2);
+    expect(badPath.stderr).toContain("Sensitive field 'Skjema/p:Felt': 'p:Felt' is not an element's local name");
+    expect(await cli.run(['service', 'encryption', 'off', ...key, '--sensitive-fields', 'Iban'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: Sensitive fields can only be set for an encrypted service\n',
+    });
+    expect(await cli.run(['service', 'add', '--owner', ORG, '--code', '7004', '--edition', '1', '--sensitive-fields', 'Iban'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: Sensitive fields can only be set for an encrypted service\n',
+    });
+    expect(await fields('7003')).toEqual([]);
+  });
 });

@@ -9,14 +9,16 @@ import { encryptChunks } from '../../src/crypto/attachment-cipher';
 import { readCertificate } from '../../src/crypto/certificate';
 import { readPrivateKey } from '../../src/crypto/private-key';
 import { newSymmetricKey, unwrapKey, unwrapSymmetricKey, wrapKey } from '../../src/crypto/symmetric-key';
+import { parseSensitiveFields } from '../../src/crypto/sensitive-fields';
 import {
   decryptXmlDocument,
+  encryptFormData,
   encryptRootElement,
   XMLDSIG_NS,
   XMLENC_NS,
   type XmlEncryptionKey,
 } from '../../src/crypto/xml-encryption';
-import { parseXml } from '../../src/xml/parser';
+import { childElements, parseXml } from '../../src/xml/parser';
 import { generatedBytes } from '../helpers/fixtures';
 import { createTestCertificates, opensslDecryptAttachment, opensslUnwrap, xmlsecDecrypt, type TestCertificates } from '../helpers/certificates';
 
@@ -125,5 +127,75 @@ describe('form data encryption (XML-Enc)', () => {
       `<xenc:EncryptionMethod Algorithm="${XMLENC_NS}aes128-cbc"/><xenc:CipherData><xenc:CipherValue>${cipherValue}</xenc:CipherValue></xenc:CipherData>` +
       `</xenc:EncryptedData></Skjema>`;
     expect(decryptXmlDocument(document, () => key)).toBe('<Skjema><Felt>ISO-10126-MARKØR</Felt></Skjema>');
+  });
+});
+
+describe('sensitive fields (each its own EncryptedData)', () => {
+  const form =
+    '<?xml version="1.0" encoding="utf-8"?>\n' +
+    '<Skjema xmlns="urn:skjema" xmlns:p="urn:p"><Innsender><Navn>KLAR-NAVN</Navn><Fodselsnummer>SENS-FNR-1</Fodselsnummer></Innsender>' +
+    '<Betaling><p:Kontonummer a="x &amp; y">SENS-KONTO-2</p:Kontonummer><Belop>KLAR-BELOP</Belop></Betaling>' +
+    '<Annet><Kontonummer/><Dypt><Kontonummer>SENS-KONTO-3</Kontonummer></Dypt></Annet>' +
+    '<Fodselsnummer>KLAR-IKKE-PA-STIEN</Fodselsnummer></Skjema>\n';
+  const fields = ['Skjema/Innsender/Fodselsnummer', 'Kontonummer'];
+  const decryptWithOwnerKey = (xml: string) => {
+    const privateKey = readPrivateKey(readFileSync(certs.owner.keyPem));
+    return decryptXmlDocument(xml, (ek) => unwrapKey(ek!.cipherValue, privateKey));
+  };
+
+  it('encrypts each matching element in place, with its own IV, leaving the rest readable and well-formed', () => {
+    const { key } = xmlKey();
+    const encrypted = encryptFormData(form, key, fields);
+    for (const secret of ['SENS-FNR-1', 'SENS-KONTO-2', 'SENS-KONTO-3', 'Kontonummer>']) expect(encrypted).not.toContain(secret);
+    for (const clear of ['KLAR-NAVN', 'KLAR-BELOP', '<Fodselsnummer>KLAR-IKKE-PA-STIEN</Fodselsnummer>']) expect(encrypted).toContain(clear);
+    const root = parseXml(encrypted);
+    expect([root.local, root.ns]).toEqual(['Skjema', 'urn:skjema']);
+    const ivs = [...encrypted.matchAll(/<\/xenc:EncryptedKey><\/ds:KeyInfo><xenc:CipherData><xenc:CipherValue>([^<]+)</g)].map((m) =>
+      Buffer.from(m[1]!, 'base64').subarray(0, 16).toString('hex'),
+    );
+    expect(ivs).toHaveLength(4); // the path match, and three Kontonummer (one of them empty)
+    expect(new Set(ivs).size).toBe(4);
+    expect(childElements(childElements(root).find((e) => e.local === 'Innsender')!).map((e) => e.local)).toEqual(['Navn', 'EncryptedData']);
+    // Every byte outside the encrypted elements is as written; decrypting gives the form back exactly.
+    expect(decryptWithOwnerKey(encrypted)).toBe(form);
+  });
+
+  it('xmlsec1 --decrypt restores each field in context (one EncryptedData per run, until none is left)', () => {
+    const { key } = xmlKey();
+    let document = encryptFormData(form, key, fields);
+    const once = xmlsecDecrypt(document, certs.owner.keyPem, certs.dir);
+    expect(once).toContain('<Innsender><Navn>KLAR-NAVN</Navn><Fodselsnummer>SENS-FNR-1</Fodselsnummer></Innsender>');
+    expect(once.match(/EncryptedData /g)).toHaveLength(3);
+    for (let runs = 0; document.includes('EncryptedData'); runs += 1) {
+      expect(runs).toBeLessThan(4);
+      document = xmlsecDecrypt(document, certs.owner.keyPem, certs.dir);
+    }
+    // xmlsec1 re-serializes the document: the same elements, text and attributes as the original.
+    expect(document).toContain(form.slice(form.indexOf('<Skjema'), form.lastIndexOf('>') + 1));
+  });
+
+  it('encrypts the outer one of nested fields whole, and the root when no listed field occurs', () => {
+    const { key } = xmlKey();
+    const nested = encryptFormData(form, key, ['Innsender', 'Skjema/Innsender/Navn']);
+    expect(nested).not.toContain('KLAR-NAVN');
+    expect(nested.match(/<xenc:EncryptedData /g)).toHaveLength(1);
+    expect(decryptWithOwnerKey(nested)).toBe(form);
+
+    for (const absent of [['Skjema/Fodselsnummer/Navn'], ['Annet/Kontonummer'], ['Skjema'], ['Ukjent']]) {
+      const whole = encryptFormData(form, key, absent);
+      expect(parseXml(whole).local).toBe('EncryptedData');
+      expect(whole).not.toContain('KLAR-');
+      expect(decryptWithOwnerKey(whole)).toBe(form);
+    }
+  });
+
+  it('reads a field list: trims, drops repeats and empty entries, refuses what is not a path of local names', () => {
+    expect(parseSensitiveFields(' Skjema/Innsender/Fodselsnummer , Kontonummer,,Kontonummer ')).toEqual(['Skjema/Innsender/Fodselsnummer', 'Kontonummer']);
+    expect(parseSensitiveFields('')).toEqual([]);
+    expect(() => parseSensitiveFields('/Skjema/Felt')).toThrow("Sensitive field '/Skjema/Felt': write the path without a leading '/'");
+    expect(() => parseSensitiveFields('Skjema//Felt')).toThrow('has an empty step');
+    for (const bad of ['p:Felt', 'Felt[1]', '*', 'Skjema/*', '1Felt', '@a']) {
+      expect(() => parseSensitiveFields(bad)).toThrow("is not an element's local name");
+    }
   });
 });

@@ -2,10 +2,12 @@
  * Service-owner encryption end to end, over real HTTP against a real database: what an encrypted
  * service's tasks look like on the wire, checked with independent tools (openssl pkeyutl/enc,
  * xmlsec1) and with our own decrypt library on saved responses; that neither the database nor the
- * blob store holds plaintext; certificate rotation; refusals that leave nothing behind; and
- * content the submitter encrypted itself.
+ * blob store holds plaintext; per-field encryption for a service with sensitive fields;
+ * certificate rotation; refusals that leave nothing behind; and content the submitter encrypted
+ * itself.
  */
 import { readdir, readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +20,9 @@ import { decryptAttachmentFile, decryptFormTaskResponse } from '../../src/crypto
 import { readPrivateKey } from '../../src/crypto/private-key';
 import { newSymmetricKey, wrapKey } from '../../src/crypto/symmetric-key';
 import { attachmentEncryptor } from '../../src/crypto/attachment-cipher';
+import { main } from '../../src/cli/main';
 import { childElements } from '../../src/xml/parser';
+import { CapturedOutput } from '../helpers/cli-runner';
 import { bytesAttachment, countArchiveRows, listBlobFiles, newTask } from '../helpers/archive-fixtures';
 import { createTestCertificates, opensslDecryptAttachment, opensslUnwrap, xmlsecDecrypt, type TestCertificates } from '../helpers/certificates';
 import { createSoapOwner, generatedAttachment, generatedSha256, type SoapOwner } from '../helpers/fixtures';
@@ -225,6 +229,70 @@ describe('an encrypted service', () => {
     }
     // And no hash of the plaintext that would let a guess be confirmed.
     expect(databaseText).not.toContain(sha256(SMALL_ATTACHMENT));
+  });
+});
+
+describe('an encrypted service with sensitive fields', () => {
+  const SENSITIVE = ['SENSITIVE-FNR-MARKER-4d1e', 'SENSITIVE-ACCOUNT-MARKER-a90b'];
+  const CLEAR_PART = 'NON-SENSITIVE-MARKER-c3f8';
+  const fieldForm =
+    '<?xml version="1.0" encoding="utf-8"?>\n<Skjema xmlns="urn:skjema"><Innsender><Navn>' + CLEAR_PART + '</Navn>' +
+    `<Fodselsnummer>${SENSITIVE[0]}</Fodselsnummer></Innsender><Betaling><Kontonummer>${SENSITIVE[1]}</Kontonummer><Belop>12,50</Belop></Betaling></Skjema>`;
+  let owner: SoapOwner;
+  let archiveReference: string;
+  beforeAll(async () => {
+    owner = await encryptedOwner();
+    await setServiceEncryption(server.app.db, { ...owner, encrypted: true, sensitiveFields: ['Skjema/Innsender/Fodselsnummer', 'Kontonummer'] });
+    const [task] = await archiveFormTasks(server.app, owner.serviceOwnerId, [
+      sensitiveTask(owner, { forms: [{ dataFormatId: '5703', dataFormatVersion: 34114, formData: fieldForm }], attachments: [bytesAttachment('vedlegg.pdf', SMALL_ATTACHMENT)] }),
+    ]);
+    ({ archiveReference } = task!);
+  });
+
+  it('delivers the form in clear except each sensitive field, which xmlsec1 decrypts in place', async () => {
+    const { task } = await getTask(owner, archiveReference);
+    expect(encryptedKeyOf(task).thumbprint).toBe(certs.owner.thumbprint);
+    const formData = text(child(child(task, 'Forms'), 'ArchivedFormDQBE'), 'FormData');
+    expect(formData.startsWith('<?xml version="1.0" encoding="utf-8"?>\n<Skjema xmlns="urn:skjema"><Innsender><Navn>' + CLEAR_PART + '</Navn><xenc:EncryptedData ')).toBe(true);
+    expect(formData).toContain('<Belop>12,50</Belop>');
+    expect(formData.match(/<xenc:EncryptedData /g)).toHaveLength(2);
+    for (const marker of SENSITIVE) expect(formData).not.toContain(marker);
+    const once = xmlsecDecrypt(formData, certs.owner.keyPem, workDir);
+    expect(once).toContain(`<Innsender><Navn>${CLEAR_PART}</Navn><Fodselsnummer>${SENSITIVE[0]}</Fodselsnummer></Innsender>`);
+    expect(xmlsecDecrypt(once, certs.owner.keyPem, workDir)).toContain(fieldForm.slice(fieldForm.indexOf('<Skjema')));
+  });
+
+  it('the decrypt command restores the whole form byte for byte from a saved response', async () => {
+    const saved = path.join(workDir, 'fields-response.mime');
+    await writeFile(saved, (await getTaskRaw(owner, archiveReference)).body);
+    const outDir = path.join(workDir, 'fields-out');
+    const stdout = new CapturedOutput();
+    const stderr = new CapturedOutput();
+    const code = await main(['decrypt', saved, '--key', certs.owner.keyPem, '--out', outDir], { stdin: Readable.from([]), stdout, stderr, env: { LOG_LEVEL: 'silent' } });
+    expect({ code, stderr: stderr.text }).toEqual({ code: 0, stderr: '' });
+    const forms = await readdir(path.join(outDir, 'forms'));
+    expect(forms).toHaveLength(1);
+    expect(await readFile(path.join(outDir, 'forms', forms[0]!), 'utf8')).toBe(fieldForm);
+  });
+
+  it('leaves the sensitive values, and only those, out of the database and the blob store', async () => {
+    const databaseText = await allTableText();
+    const blobBytes = await allBlobBytes();
+    expect(databaseText).toContain(CLEAR_PART);
+    for (const marker of SENSITIVE) {
+      expect(databaseText).not.toContain(marker);
+      expect(databaseText).not.toContain(Buffer.from(marker).toString('hex'));
+      expect(blobBytes.includes(marker)).toBe(false);
+    }
+  });
+
+  it('encrypts the root of a form in which none of the sensitive fields occurs', async () => {
+    const [task] = await archiveFormTasks(server.app, owner.serviceOwnerId, [
+      sensitiveTask(owner, { forms: [{ dataFormatId: '5703', dataFormatVersion: 34114, formData: FORM_DATA }], attachments: [] }),
+    ]);
+    const formData = text(child(child((await getTask(owner, task!.archiveReference)).task, 'Forms'), 'ArchivedFormDQBE'), 'FormData');
+    expect(formData.startsWith('<?xml version="1.0" encoding="utf-8"?>\n<xenc:EncryptedData ')).toBe(true);
+    expect(formData).not.toContain(FORM_MARKER);
   });
 });
 
