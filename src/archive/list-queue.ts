@@ -1,6 +1,6 @@
 /** GetDownloadQueueItems: the oldest unpurged items of one service owner, optionally one service code. */
 import { formatArchiveReference } from './archive-reference';
-import type { ArchiveContext, QueueItem, ReporteeType } from './types';
+import type { ArchiveContext, QueueItem, ReporteeType, ShipmentMetadataEntry } from './types';
 
 export interface ListQueueRequest {
   serviceOwnerId: number;
@@ -16,16 +16,10 @@ interface QueueRow {
   reportee_type: ReporteeType;
   service_code: string;
   service_edition_code: number;
-  /** [key, value] pairs in position order, or null when the task has none. */
-  shipment_metadata: [string, string | null][] | null;
 }
 
 export async function listQueue({ db }: ArchiveContext, request: ListQueueRequest): Promise<QueueItem[]> {
-  // Shipment metadata comes along in the same round trip: a correlated aggregate per listed row,
-  // each one a primary-key range read (form_task_id, position).
-  const columns = `q.form_task_id, q.archived_at, t.reportee, t.reportee_type, s.service_code, s.service_edition_code,
-    (SELECT json_agg(json_build_array(m.key, m.value) ORDER BY m.position)
-       FROM shipment_metadata m WHERE m.form_task_id = q.form_task_id) AS shipment_metadata`;
+  const columns = `q.form_task_id, q.archived_at, t.reportee, t.reportee_type, s.service_code, s.service_edition_code`;
   const serviceCode = request.serviceCode?.trim();
   // Both shapes read a partial index in order and stop after `limit` rows. With a service code,
   // each edition is its own ordered index range (LATERAL), merged and cut, so the cost does not
@@ -52,6 +46,20 @@ export async function listQueue({ db }: ArchiveContext, request: ListQueueReques
           ORDER BY q.archived_at, q.form_task_id LIMIT ?`,
         [request.serviceOwnerId, request.limit],
       );
+  if (rows.length === 0) return [];
+
+  const metadataByTask = new Map<number, ShipmentMetadataEntry[]>();
+  // One array parameter rather than 500 bound values: the statement stays small and plans fast.
+  const { rows: metadataRows } = await db.raw<{ rows: { form_task_id: number; key: string; value: string | null }[] }>(
+    `SELECT form_task_id, key, value FROM shipment_metadata WHERE form_task_id = ANY(?::bigint[]) ORDER BY form_task_id, position`,
+    [rows.map((r) => r.form_task_id)],
+  );
+  for (const m of metadataRows) {
+    const list = metadataByTask.get(m.form_task_id) ?? [];
+    list.push({ key: m.key, value: m.value });
+    metadataByTask.set(m.form_task_id, list);
+  }
+
   return rows.map((r) => ({
     archiveReference: formatArchiveReference(r.form_task_id),
     archivedAt: r.archived_at,
@@ -59,6 +67,6 @@ export async function listQueue({ db }: ArchiveContext, request: ListQueueReques
     reporteeType: r.reportee_type,
     serviceCode: r.service_code,
     serviceEditionCode: r.service_edition_code,
-    shipmentMetadata: r.shipment_metadata && r.shipment_metadata.map(([key, value]) => ({ key, value })),
+    shipmentMetadata: metadataByTask.get(r.form_task_id) ?? null,
   }));
 }
