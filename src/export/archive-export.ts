@@ -23,6 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { getFormTask } from '../archive/get-form-task';
 import { countQueuedTasks, listQueuedTasks, type QueuedTasksFilter } from '../archive/list-queued-tasks';
 import type { ArchiveContext, ArchivedAttachment, ArchivedFormTask } from '../archive/types';
+import { fsyncDirectory } from '../storage/blob-store';
 import { measureBytes } from '../storage/measure';
 import { safeFileName } from '../storage/safe-file-name';
 import { soapEnvelope } from '../soap/response-writer';
@@ -219,13 +220,4 @@ async function fileSum(file: string): Promise<{ sha256: string; sizeBytes: numbe
 
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await fs.promises.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

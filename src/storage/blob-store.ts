@@ -81,7 +81,8 @@ export class FileBlobStore implements BlobStore {
   }
 }
 
-async function fsyncDirectory(dir: string): Promise<void> {
+/** fsync a directory, so a rename into it survives a crash. */
+export async function fsyncDirectory(dir: string): Promise<void> {
   const handle = await fs.promises.open(dir, 'r');
   try {
     await handle.sync();
