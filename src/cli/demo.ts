@@ -18,7 +18,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           throw new Error('The database already has service owners; the demo is only seeded into an empty database (use --force to add it anyway)');
         }
         const demo = await seedDemo(app);
-        writeLine(io.stdout, formatDemoInstructions(demo, `http://localhost:${config.port}`));
+        writeLine(io.stdout, formatDemoInstructions(demo, `http://localhost:${config.port}`, { dataDir: config.dataDir, jwksUrl: config.messages.jwt.jwksUrl }));
         writeLine(io.stdout, 'Start the server with: altinn-gateway serve');
       });
     });

@@ -23,7 +23,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
           if (!config.databaseUrl) demo = await prepareDemo(app);
         },
       });
-      if (demo) writeLine(io.stdout, formatDemoInstructions(demo, server.url));
+      if (demo) writeLine(io.stdout, formatDemoInstructions(demo, server.url, { dataDir: config.dataDir, jwksUrl: config.messages.jwt.jwksUrl }));
       // runServer closes gracefully on SIGINT/SIGTERM; the listening server keeps the process alive.
     });
 }

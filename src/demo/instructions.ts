@@ -1,5 +1,5 @@
 /** How to call the server with the demo data: printed by `serve` on first start and by `demo`. */
-import type { DemoInfo } from './seed';
+import { MAIN_FORM, type DemoInfo } from './seed';
 
 import { SOAP_ACTION_PREFIX } from '../services/download-queue/contract';
 import { DOWNLOAD_QUEUE_PATH } from '../services/download-queue/endpoint';
@@ -14,7 +14,20 @@ export function reachableBaseUrl(url: string): string {
   return parsed.origin;
 }
 
-export function formatDemoInstructions(demo: DemoInfo, baseUrl: string): string {
+/** How the printed commands get an end user's Bearer token. */
+export interface DemoTokenSource {
+  /** DATA_DIR of the server: `altinn-gateway token` signs with the issuer key kept there. */
+  dataDir: string;
+  /** Set when tokens come from an external issuer (JWT_JWKS_URL): the local token would be refused. */
+  jwksUrl?: string | undefined;
+}
+
+/** A word as one shell argument (single quotes). */
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+export function formatDemoInstructions(demo: DemoInfo, baseUrl: string, tokens: DemoTokenSource): string {
   const base = reachableBaseUrl(baseUrl);
   const envelope =
     '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>' +
@@ -38,5 +51,56 @@ export function formatDemoInstructions(demo: DemoInfo, baseUrl: string): string 
     `  -H 'SOAPAction: "${GET_ITEMS_ACTION}"' \\`,
     `  --data-binary '${envelope}'`,
     '',
+    ...restInstructions(demo, base, tokens),
   ].join('\n');
+}
+
+function restInstructions(demo: DemoInfo, base: string, tokens: DemoTokenSource): string[] {
+  const message = {
+    Type: 'FormTask',
+    ServiceCode: demo.serviceCode,
+    ServiceEdition: demo.serviceEditionCode,
+    _embedded: {
+      forms: [
+        {
+          Type: 'MainForm',
+          DataFormatId: MAIN_FORM.dataFormatId,
+          DataFormatVersion: MAIN_FORM.dataFormatVersion,
+          FormData:
+            `<Skjema dataFormatProvider="SERES" dataFormatId="${MAIN_FORM.dataFormatId}" dataFormatVersion="${MAIN_FORM.dataFormatVersion}">` +
+            `<Innsender><Navn>Demo Person</Navn><Identifikator>${demo.person}</Identifikator></Innsender>` +
+            '<Soknad><Tiltak>Sendt fra fagsystemet via REST-API</Tiltak><SoktBelop>10000</SoktBelop></Soknad></Skjema>',
+        },
+      ],
+    },
+  };
+  const key = demo.apiKey
+    ? [
+        `  ApiKey          ${demo.apiKey}`,
+        '                  (shown only now: only its hash is stored; make another with altinn-gateway apikey add --name …)',
+      ]
+    : [
+        '  ApiKey          printed at the first start (only its hash is stored); make a new one with',
+        '                  altinn-gateway apikey add --name "Mitt fagsystem"   (with the server stopped: one process per embedded database)',
+      ];
+  const token = tokens.jwksUrl
+    ? [`TOKEN='a token of ${demo.person} from your issuer'   # JWT_JWKS_URL is set: the local issuer's tokens are refused`]
+    : [`TOKEN=$(DATA_DIR=${shellQuote(tokens.dataDir)} npx altinn-gateway token --person ${demo.person} --level 4)`];
+  const headers = `-H "ApiKey: $KEY" -H "Authorization: Bearer $TOKEN"`;
+  return [
+    'End-user REST messages API (browse it at ' + `${base}/api/help):`,
+    '',
+    `  API client      ${demo.apiClientName}`,
+    ...key,
+    `  Person          ${demo.person} (acts for themself as "my", and has a role for ${demo.orgNumber} ${demo.ownerName})`,
+    '',
+    `List the person's messages, then create and submit one for service ${demo.serviceCode} edition ${demo.serviceEditionCode} (it lands on the download queue):`,
+    '',
+    `KEY=${shellQuote(demo.apiKey ?? 'paste the key here')}`,
+    ...token,
+    `curl -sS ${headers} ${base}/api/my/messages`,
+    `curl -sS ${headers} -H 'Content-Type: application/json' \\`,
+    `  ${base}/api/my/messages --data-binary ${shellQuote(JSON.stringify(message))}`,
+    '',
+  ];
 }

@@ -2,12 +2,15 @@
  * Demo data for a fresh embedded database, so that `npm start` answers real calls at once: a
  * service owner, a system user, a service with a DownloadQueue, and five archived form tasks that
  * show the protocol's features (sub forms, InfoPath `my:` fields, several approvers and security
- * levels, shipment metadata, PDF/PNG/text attachments, each reportee type).
+ * levels, shipment metadata, PDF/PNG/text attachments, each reportee type); and for the REST messages
+ * API an API client (its key is printed once) and a person with a role for the demo organisation.
  */
 import type { App } from '../app';
 import { addService } from '../archive/add-service';
 import { addServiceOwner, findServiceOwnerByOrg } from '../archive/add-service-owner';
 import { archiveFormTasks, type NewFormTask } from '../archive/archive-form-tasks';
+import { addApiKey, ApiKeyError } from '../auth/api-keys';
+import { addRole } from '../auth/roles';
 import { addSystemUser } from '../auth/system-users';
 import { attachmentFromBytes, makeFlagPng, makePdf, makeTextFile } from './sample-attachments';
 
@@ -19,6 +22,10 @@ export const DEMO = {
   serviceCode: '4711',
   serviceEditionCode: 1,
   serviceName: 'Demo-skjema',
+  /** API client of the REST messages API; its key is only known when it is created. */
+  apiClientName: 'Demo-fagsystem',
+  /** End user of the REST messages API, with a role for the demo organisation. */
+  person: '01017012345',
 } as const;
 
 export interface DemoInfo {
@@ -29,6 +36,10 @@ export interface DemoInfo {
   serviceCode: string;
   serviceEditionCode: number;
   serviceName: string;
+  apiClientName: string;
+  /** The REST API key of `apiClientName`: only when just created (only its hash is stored). */
+  apiKey?: string;
+  person: string;
   /** The seeded tasks, oldest first (empty when describing an existing demo). */
   archiveReferences: string[];
 }
@@ -48,6 +59,7 @@ export async function findDemo(app: App): Promise<DemoInfo | undefined> {
 
 export async function seedDemo(app: App, now: Date = new Date()): Promise<DemoInfo> {
   const { serviceOwnerId } = await addServiceOwner(app.db, { orgNumber: DEMO.orgNumber, name: DEMO.ownerName });
+  let roleAdded = false;
   try {
     await addSystemUser(app.db, { serviceOwnerId, userName: DEMO.systemUserName, password: DEMO.systemPassword });
     await addService(app.db, {
@@ -58,18 +70,32 @@ export async function seedDemo(app: App, now: Date = new Date()): Promise<DemoIn
       downloadQueue: true,
     });
     const results = await archiveFormTasks(app, serviceOwnerId, await demoTasks(now));
-    return { ...DEMO, archiveReferences: results.map((r) => r.archiveReference) };
+    roleAdded = await addRole(app.db, { person: DEMO.person, orgNumber: DEMO.orgNumber });
+    // Last, so that nothing after it can fail: the key exists only in this return value.
+    const apiKey = await addDemoApiKey(app);
+    return { ...DEMO, apiKey, archiveReferences: results.map((r) => r.archiveReference) };
   } catch (error) {
     // Leave no half demo behind (it would also stop a later start from seeding): the owner's
     // system users and services go with it; archiveFormTasks itself writes all or nothing.
     await app.db('service_owners').where({ id: serviceOwnerId }).delete();
+    if (roleAdded) await app.db('reportee_roles').where({ person: DEMO.person, org_number: DEMO.orgNumber }).delete();
+    throw error;
+  }
+}
+
+/** A new key for the demo's API client; undefined when that client exists already (`demo --force`). */
+async function addDemoApiKey(app: App): Promise<string | undefined> {
+  try {
+    return (await addApiKey(app.db, { name: DEMO.apiClientName })).key;
+  } catch (error) {
+    if (error instanceof ApiKeyError && error.reason === 'conflict') return undefined;
     throw error;
   }
 }
 
 // ---- the five form tasks ----
 
-const MAIN_FORM = { dataFormatId: '5703', dataFormatVersion: 34114 };
+export const MAIN_FORM = { dataFormatId: '5703', dataFormatVersion: 34114 };
 const BUDGET_SUB_FORM = { dataFormatId: '5704', dataFormatVersion: 34115 };
 const INFOPATH_NS = 'http://schemas.microsoft.com/office/infopath/2003/myXSD/2013-02-21T10:11:12';
 

@@ -257,5 +257,11 @@ describe('altinn-gateway CLI', () => {
     expect(seeded.stdout).toContain('http://localhost:8080/ArchiveExternal/DownloadQueueExternalBasic.svc?wsdl');
     expect(seeded.stdout).toContain('systemPassword  demo-password-123');
     expect(seeded.stdout).toMatch(/5 archived form tasks \(AR\d+, AR\d+, AR\d+, AR\d+, AR\d+\)/);
+    const key = /^KEY='(agw_[\w-]+)'$/m.exec(seeded.stdout)![1]!;
+    const clients = await cli(['apikey', 'list']);
+    expect(clients.stdout).toContain('Demo-fagsystem');
+    expect(clients.stdout).not.toContain(key);
+    expect(seeded.stdout).toContain(`TOKEN=$(DATA_DIR='${env.DATA_DIR!}' npx altinn-gateway token --person 01017012345 --level 4)`);
+    expect(seeded.stdout).toContain('http://localhost:8080/api/my/messages');
   });
 });

@@ -5,6 +5,8 @@ import { presentFormData } from '../../src/archive/form-data';
 import { getFormTask } from '../../src/archive/get-form-task';
 import { listQueue } from '../../src/archive/list-queue';
 import { findServiceOwnerByOrg } from '../../src/archive/add-service-owner';
+import { findApiClientByKey } from '../../src/auth/api-keys';
+import { hasRole } from '../../src/auth/roles';
 import { formatDemoInstructions } from '../../src/demo/instructions';
 import { DEMO, findDemo, isDemoNeeded, seedDemo, type DemoInfo } from '../../src/demo/seed';
 import { createTestApp, type TestApp } from '../helpers/database';
@@ -83,6 +85,15 @@ describe('seedDemo', () => {
     }
   });
 
+  it('creates the REST API client, whose key is returned once, and a role for the demo person', async () => {
+    expect(demo.apiKey).toMatch(/^agw_[\w-]{43}$/);
+    await expect(findApiClientByKey(app.db, demo.apiKey!)).resolves.toMatchObject({ name: 'Demo-fagsystem', revokedAt: null });
+    expect(await hasRole(app.db, '01017012345', '910000001')).toBe(true);
+    const later = await findDemo(app);
+    expect(later).toMatchObject({ apiClientName: 'Demo-fagsystem', person: '01017012345' });
+    expect(later!.apiKey).toBeUndefined();
+  });
+
   it('a second seed fails cleanly on the existing demo owner', async () => {
     await expect(seedDemo(app)).rejects.toThrow('A service owner with organisation number 910000001 already exists');
   });
@@ -90,12 +101,39 @@ describe('seedDemo', () => {
 
 describe('formatDemoInstructions', () => {
   it('gives reachable URLs, the credentials and a SOAP 1.1 curl command', () => {
-    const text = formatDemoInstructions(demo, 'http://0.0.0.0:8080');
+    const text = formatDemoInstructions(demo, 'http://0.0.0.0:8080', { dataDir: '/srv/data' });
     expect(text).toContain('http://localhost:8080/ArchiveExternal/DownloadQueueExternalBasic.svc?wsdl');
     expect(text).toContain('http://localhost:8080/ArchiveExternal/ServiceOwnerArchiveExternalStreamedBasic.svc?wsdl');
     expect(text).toContain('demo-password-123');
     expect(text).toContain(`-H 'SOAPAction: "http://www.altinn.no/services/Archive/DownloadQueue/2012/08/IDownloadQueueExternalBasic/GetDownloadQueueItems"'`);
     expect(text).toContain("-H 'Content-Type: text/xml; charset=utf-8'");
     expect(text).toMatch(/--data-binary '<s:Envelope xmlns:s="http:\/\/schemas\.xmlsoap\.org\/soap\/envelope\/">.*<systemUserName>demo<\/systemUserName>.*<\/s:Envelope>'/);
+  });
+
+  it('prints the API key once and paste-ready REST commands with a token from the local issuer', () => {
+    const text = formatDemoInstructions(demo, 'http://0.0.0.0:8080', { dataDir: "/srv/o'data" });
+    expect(text).toContain(`KEY='${demo.apiKey!}'`);
+    expect(text).toContain(`TOKEN=$(DATA_DIR='/srv/o'\\''data' npx altinn-gateway token --person 01017012345 --level 4)`);
+    expect(text).toContain('curl -sS -H "ApiKey: $KEY" -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/my/messages\n');
+    const body = /--data-binary '(\{.*\})'$/m.exec(text)![1]!;
+    expect(JSON.parse(body)).toMatchObject({
+      Type: 'FormTask',
+      ServiceCode: '4711',
+      ServiceEdition: 1,
+      _embedded: { forms: [{ Type: 'MainForm', DataFormatId: '5703', DataFormatVersion: 34114, FormData: expect.stringMatching(/^<Skjema .*<\/Skjema>$/) }] },
+    });
+  });
+
+  it('on later starts says where the key went, and with an external issuer asks for its token', () => {
+    const text = formatDemoInstructions({ ...demo, apiKey: undefined }, 'http://localhost:8080', {
+      dataDir: '/srv/data',
+      jwksUrl: 'https://issuer.example/jwks',
+    });
+    expect(text).not.toContain(demo.apiKey!);
+    expect(text).toContain('printed at the first start (only its hash is stored)');
+    expect(text).toContain('altinn-gateway apikey add --name');
+    expect(text).toContain("KEY='paste the key here'");
+    expect(text).toContain('JWT_JWKS_URL is set');
+    expect(text).not.toContain('npx altinn-gateway token');
   });
 });
