@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { archiveFormTasks } from '../../src/archive/archive-form-tasks';
-import { presentFormData } from '../../src/archive/form-data';
+import type { ArchivedFormTask } from '../../src/archive/types';
 import { getFormTask } from '../../src/archive/get-form-task';
 import { FileBlobStore } from '../../src/storage/blob-store';
+import { archivedFormTaskValue } from '../../src/services/download-queue/archived-form-task';
 import type { NodeSoapFixture } from '../baselines/node-soap-server';
 import { loadComparisons, loadSideBySide, summarize } from '../lib/compare';
 import type { BenchContext } from '../lib/context';
@@ -63,46 +64,14 @@ export const formtask10x1mb: Scenario = {
       ]);
       const task = await getFormTask(app, { serviceOwnerId: owner.serviceOwnerId, archiveReference: archived!.archiveReference });
       const blobs = app.blobs as FileBlobStore;
-      // The same values the gateway writes (src/services/download-queue/endpoint.ts), as node-soap takes them.
+      // The same values the gateway writes (src/services/download-queue/archived-form-task.ts), as node-soap takes them.
       const fixture: NodeSoapFixture = {
         credentials: owner.credentials,
         queueItems: [],
         formTask: {
           archiveReference: task.archiveReference,
           attachmentFiles: task.attachments.map((a) => blobs.pathOf(a.blobKey)),
-          result: {
-            Approvers: { ApproverDQBE: task.approvers.map((a) => ({ ApprovedTimeStamp: a.approvedAt.toISOString(), ApproverID: a.approverId, SecurityLevel: a.securityLevel })) },
-            ArchiveReference: task.archiveReference,
-            ArchiveTimeStamp: task.archivedAt.toISOString(),
-            Attachments: {
-              ArchivedAttachmentDQBE: task.attachments.map((a) => ({
-                ArchiveReference: a.archiveReference,
-                AttachmentData: null,
-                AttachmentType: a.attachmentType,
-                FileName: a.fileName,
-                IsEncrypted: a.isEncrypted,
-                AttachmentId: a.attachmentId,
-                AttachmentTypeName: a.attachmentTypeName,
-                AttachmentTypeNameLanguage: a.attachmentTypeNameLanguage,
-              })),
-            },
-            AttachmentsInResponse: task.attachments.length,
-            CaseID: task.caseId ?? 0,
-            CorrelationReference: task.correlationReference ?? 0,
-            Forms: {
-              ArchivedFormDQBE: task.forms.map((f) => ({
-                DataFormatID: f.dataFormatId,
-                DataFormatVersionID: f.dataFormatVersion,
-                FormData: presentFormData(f.formData, false),
-                ParentReference: f.parentReference,
-                Reference: f.reference,
-              })),
-            },
-            FormsInResponse: task.forms.length,
-            Reportee: task.reportee,
-            ServiceCode: task.serviceCode,
-            ServiceEditionCode: String(task.serviceEditionCode),
-          },
+          result: nodeSoapResult(task),
         },
       };
       return { owner, archiveReference: task.archiveReference, fixture };
@@ -156,4 +125,15 @@ export const formtask10x1mb: Scenario = {
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * The gateway's own ArchivedFormTaskDQBE values, as JSON for the node-soap baseline: dates as ISO
+ * text, and every attachment inline (the baseline base64-encodes them all), none left nil.
+ */
+function nodeSoapResult(task: ArchivedFormTask): NonNullable<NodeSoapFixture['formTask']>['result'] {
+  const value = JSON.parse(JSON.stringify(archivedFormTaskValue(task, { includeXmlNamespace: false, attachmentData: () => null }))) as NonNullable<NodeSoapFixture['formTask']>['result'];
+  value.AttachmentsInResponse = task.attachments.length;
+  if (value.SOEncryptedSymmetricKey === null) delete value.SOEncryptedSymmetricKey;
+  return value;
 }

@@ -12,7 +12,7 @@ import { decodeBase64, limitBytes, Staging } from './content';
 import { insertAttachmentRows, loadDraftAttachments, loadEditableMessage, lockMessage, touchMessage } from './message-store';
 import { checkAttachment, getServiceDefinition, tooLarge, type AcceptedAttachment, type AttachmentFields, type ServiceDefinition } from './service-definitions';
 import type { Actor, MessageContext, Reportee } from './types';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 
 export interface NewAttachmentMeta {
   fileName: string;
@@ -68,7 +68,7 @@ async function store(
 ): Promise<{ attachmentId: number }> {
   const staging = new Staging(ctx.blobs);
   try {
-    const blob = await staging.put(Array.isArray(bytes) ? (async function* () { yield* bytes; })() : bytes);
+    const blob = await staging.put(Array.isArray(bytes) ? Readable.from(bytes) : bytes);
     return await ctx.db.transaction(async (trx) => {
       await lockMessage(trx, messageId);
       // Checked again under the lock: another request may have added one meanwhile.

@@ -1,7 +1,8 @@
 /**
  * A multipart (MTOM) message saved to a file, indexed without loading it: each part's headers and
  * the byte range of its content, so a part can be streamed straight from the file (a saved
- * response may carry many large attachments).
+ * response may carry many large attachments). Not the multipart parser the request reader uses:
+ * that one hands each part over whole, in memory, which is right for bounded requests only.
  */
 import fs from 'node:fs';
 
