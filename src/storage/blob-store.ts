@@ -43,14 +43,18 @@ export class FileBlobStore implements BlobStore {
     const key = `${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
     const tmpPath = path.join(this.tmpDir, `${id}.partial`);
     const measure = measureBytes();
+    // flush: true → fsync before the file is closed.
+    const file = fs.createWriteStream(tmpPath, { flush: true, flags: 'wx' });
     try {
-      // flush: true → fsync before the file is closed.
-      await pipeline(source, measure.stream, fs.createWriteStream(tmpPath, { flush: true, flags: 'wx' }));
+      await pipeline(source, measure.stream, file);
       const finalPath = this.pathOf(key);
       await fs.promises.mkdir(path.dirname(finalPath), { recursive: true });
       await fs.promises.rename(tmpPath, finalPath);
       await fsyncDirectory(path.dirname(finalPath));
     } catch (error) {
+      // pipeline can reject (e.g. the source failed) before the file has even been opened; remove
+      // it only once the stream is closed, or the open would recreate it after the removal.
+      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       await fs.promises.rm(tmpPath, { force: true });
       throw error;
     }
