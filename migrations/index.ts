@@ -7,6 +7,9 @@ import * as archive from './001_archive';
 import * as encryption from './002_encryption';
 import * as messages from './003_messages';
 import * as sensitiveFields from './004_sensitive_fields';
+import * as jobs from './005_jobs';
+import * as broker from './006_broker';
+import * as brokerSoap from './007_broker_soap';
 
 export interface Migration {
   name: string;
@@ -19,4 +22,7 @@ export const migrations: Migration[] = [
   { name: '002_encryption', ...encryption },
   { name: '003_messages', ...messages },
   { name: '004_sensitive_fields', ...sensitiveFields },
+  { name: '005_jobs', ...jobs },
+  { name: '006_broker', ...broker },
+  { name: '007_broker_soap', ...brokerSoap },
 ];

@@ -1,13 +1,23 @@
 /**
  * The application's long-lived parts, opened once and shared by the HTTP server and the CLI:
- * configuration, database (migrated), blob store and the system-user authenticator.
+ * configuration, database (migrated), blob store, the system-user authenticator, the clock, the
+ * broker's context (scanner, settings) and the background job runner (started by `serve` only).
  */
 import path from 'node:path';
+import pino, { type Logger } from 'pino';
 import type { Config } from './config';
+import { systemClock, type Clock } from './clock';
+import { JobRunner } from './jobs/queue';
+import { brokerJobHandlers } from './broker/jobs';
+import type { BrokerContext } from './broker/types';
+import { eventSource } from './broker/cloud-events';
+import { webhookDeliverySettings } from './broker/webhooks';
+import { createClamdScanner } from './scanning/clamd';
 import { openDatabase, describeDatabase, type Db } from './storage/db';
 import { migrateLatest } from './storage/migrate';
 import { FileBlobStore, type BlobStore } from './storage/blob-store';
 import { acquireEmbeddedLock } from './storage/embedded-lock';
+import { releaseHashWorkers } from './storage/hashing-writer';
 import { SystemUserAuthenticator } from './auth/system-users';
 import type { ArchiveContext } from './archive/types';
 
@@ -20,6 +30,12 @@ export interface App extends ArchiveContext {
   databaseDescription: string;
   /** True when running on the embedded database (no DATABASE_URL). */
   embedded: boolean;
+  clock: Clock;
+  /** For work outside requests (jobs, start-up); requests log through fastify's logger. */
+  log: Logger;
+  broker: BrokerContext;
+  /** Background jobs; `serve` starts it, tests may run due jobs with `jobs.runDue()`. */
+  jobs: JobRunner;
   close(): Promise<void>;
 }
 
@@ -28,6 +44,8 @@ export interface OpenAppOptions {
   migrate?: boolean;
   /** Embedded database in memory instead of under DATA_DIR (tests). */
   inMemory?: boolean;
+  /** Tests pass a ManualClock to move time (expiry, grace periods, retries). */
+  clock?: Clock;
 }
 
 export async function openApp(config: Config, options: OpenAppOptions = {}): Promise<App> {
@@ -51,6 +69,32 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     throw error;
   }
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
+  const clock = options.clock ?? systemClock;
+  const log = pino({ level: config.logLevel });
+  let jobs: JobRunner | undefined;
+  const broker: BrokerContext = {
+    db,
+    blobs,
+    clock,
+    log,
+    scanner: config.broker.clamdUrl ? createClamdScanner(config.broker.clamdUrl) : undefined,
+    settings: {
+      defaultMaxFileTransferSize: config.broker.maxFileTransferSize,
+      maxVirusScanFileTransferSize: config.broker.maxScannedFileTransferSize,
+      uploadAttemptLeaseMs: config.broker.uploadAttemptLeaseMs,
+    },
+    wakeJobs: () => jobs?.wake(),
+    events: { source: eventSource(config.publicUrl, config.port), webhooks: webhookDeliverySettings(config.broker) },
+  };
+  jobs = new JobRunner({
+    db,
+    clock,
+    log,
+    handlers: brokerJobHandlers(broker),
+    concurrency: config.jobs.concurrency,
+    pollIntervalMs: config.jobs.pollIntervalMs,
+  });
+  const runner = jobs;
   return {
     config,
     db,
@@ -58,6 +102,14 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     authenticator: new SystemUserAuthenticator(db, config.auth),
     databaseDescription: describeDatabase(dbOptions),
     embedded: !config.databaseUrl,
-    close,
+    clock,
+    log,
+    broker,
+    jobs: runner,
+    close: async () => {
+      await runner.stop();
+      await close();
+      await releaseHashWorkers();
+    },
   };
 }

@@ -34,6 +34,41 @@ export interface Config {
   shutdownGraceMs: number;
   /** The end-user REST messages API under /api. */
   messages: MessagesConfig;
+  /**
+   * The address clients reach this gateway at (e.g. behind a proxy), for addresses the gateway
+   * writes where no request is at hand (an event's `source`). Unset → http://localhost:PORT.
+   */
+  publicUrl: string | undefined;
+  broker: BrokerConfig;
+  jobs: {
+    /** Background jobs run at once by this process. */
+    concurrency: number;
+    /** How often an idle process looks for due jobs. */
+    pollIntervalMs: number;
+  };
+}
+
+export interface BrokerConfig {
+  /** clamd to scan uploads with (`tcp://host:3310`, `unix:///run/clamav/clamd.ctl`); unset → no scanning. */
+  clamdUrl: string | undefined;
+  /** Largest file transfer on a resource that sets no maxFileTransferSize, and the most a resource may set. */
+  maxFileTransferSize: number;
+  /**
+   * Largest file transfer that is virus scanned (clamd's StreamMaxLength must allow it). ClamAV
+   * scans at most 2 GiB − 1 bytes of a file, so that is the default: a larger scanned upload is
+   * refused before it is read (Altinn's scanner allows 50 GB; send larger files unscanned).
+   */
+  maxScannedFileTransferSize: number;
+  /** How long a streamed upload holds its transfer without a sign of life (see BrokerSettings). */
+  uploadAttemptLeaseMs: number;
+  /**
+   * Whether organisations' webhooks may point at loopback, private or link-local addresses. On by
+   * default (a receiver on the same host or intranet); turn it off where the organisations are not
+   * trusted with the gateway's network position (SSRF; see src/broker/webhooks.ts).
+   */
+  webhookAllowPrivateAddresses: boolean;
+  /** One webhook delivery attempt fails after this many milliseconds. */
+  webhookTimeoutMs: number;
 }
 
 export interface MessagesConfig {
@@ -65,6 +100,14 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min 
     throw new Error(`Environment variable ${name} must be an integer >= ${min}, got '${raw}'`);
   }
   return value;
+}
+
+function booleanFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(true|1|yes|on)$/i.test(raw)) return true;
+  if (/^(false|0|no|off)$/i.test(raw)) return false;
+  throw new Error(`Environment variable ${name} must be true or false, got '${raw}'`);
 }
 
 /** Issuer name of the tokens the gateway signs itself (when no JWT_JWKS_URL is configured). */
@@ -116,5 +159,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       defaultAttachmentMaxBytes: intFromEnv(env, 'REST_ATTACHMENT_MAX_BYTES', 1024 * 1024 * 1024, 1),
       defaultAttachmentMaxCount: intFromEnv(env, 'REST_ATTACHMENT_MAX_COUNT', 100, 0),
     },
+    publicUrl: urlFromEnv(env, 'PUBLIC_URL'),
+    broker: {
+      clamdUrl: env.CLAMD_URL || undefined,
+      maxFileTransferSize: intFromEnv(env, 'BROKER_MAX_FILE_TRANSFER_SIZE', 100 * GiB, 1),
+      maxScannedFileTransferSize: intFromEnv(env, 'BROKER_MAX_SCANNED_FILE_TRANSFER_SIZE', CLAMAV_MAX_SCAN_BYTES, 1),
+      uploadAttemptLeaseMs: intFromEnv(env, 'BROKER_UPLOAD_LEASE_MS', 120_000, 1000),
+      webhookAllowPrivateAddresses: booleanFromEnv(env, 'BROKER_WEBHOOK_ALLOW_PRIVATE_ADDRESSES', true),
+      webhookTimeoutMs: intFromEnv(env, 'BROKER_WEBHOOK_TIMEOUT_MS', 10_000, 100),
+    },
+    jobs: {
+      concurrency: intFromEnv(env, 'JOBS_CONCURRENCY', 4, 1),
+      pollIntervalMs: intFromEnv(env, 'JOBS_POLL_INTERVAL_MS', 1000, 10),
+    },
   };
 }
+
+const GiB = 1024 ** 3;
+/** ClamAV's own ceiling on the bytes of one file it scans. */
+const CLAMAV_MAX_SCAN_BYTES = 2 * GiB - 1;

@@ -12,7 +12,14 @@ import { createMetrics } from './observability/metrics';
 import { registerSoapEndpoint } from './soap/endpoint';
 import { downloadQueueEndpoint } from './services/download-queue/endpoint';
 import { streamedArchiveEndpoint } from './services/streamed-archive/endpoint';
+import { brokerBasicEndpoint } from './services/broker-soap/basic-endpoint';
+import { brokerStreamedEndpoint } from './services/broker-soap/streamed-endpoint';
 import { registerRestMessages } from './services/rest-messages';
+import { registerBrokerserviceRest } from './services/brokerservice-rest';
+import { registerBrokerApi } from './services/broker-api';
+import { registerOpenApi } from './services/openapi';
+import { scheduleStuckUploadSweep } from './broker/jobs';
+import { abandonDeadUploadAttempts } from './broker/upload-attempts';
 
 /** wsdl/ at the project root, from src/ under ts-jest or dist/src/ when compiled. */
 export const WSDL_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../wsdl' : '../wsdl');
@@ -38,11 +45,17 @@ export function buildServer(app: App, options: ServerOptions = {}): FastifyInsta
     reply.header('x-request-id', request.id);
   });
 
+  // First: the OpenAPI document collects the routes registered after it.
+  registerOpenApi(server);
   const metrics = createMetrics();
   const soapOptions = { limits: app.config.limits, metrics };
   registerSoapEndpoint(server, downloadQueueEndpoint(app, WSDL_DIR), soapOptions);
   registerSoapEndpoint(server, streamedArchiveEndpoint(app, WSDL_DIR), soapOptions);
+  registerSoapEndpoint(server, brokerBasicEndpoint(app, WSDL_DIR), soapOptions);
+  registerSoapEndpoint(server, brokerStreamedEndpoint(app, WSDL_DIR), soapOptions);
   registerRestMessages(server, app);
+  registerBrokerserviceRest(server, app);
+  registerBrokerApi(server, app);
 
   server.get('/health', async (_request, reply) => {
     try {
@@ -79,12 +92,28 @@ export async function closeGracefully(server: FastifyInstance, app: App, graceMs
   }
 }
 
+/**
+ * Background jobs (broker processing, expiry, purges, webhooks) start with the server: what a dead
+ * process of this host held is freed, the periodic stuck-upload sweep is scheduled (once across
+ * processes), and a missing scanner is said once, so an operator knows transfers publish unscanned.
+ */
+export async function startBackgroundWork(app: App): Promise<void> {
+  // What a process of this host that died (kill -9, a crash) left claimed is free at once.
+  await app.jobs.releaseClaimsOfDeadLocalWorkers();
+  await abandonDeadUploadAttempts(app.broker);
+  await scheduleStuckUploadSweep(app.db, app);
+  if (app.broker.scanner) app.log.info({ scanner: app.broker.scanner.description }, 'broker uploads are scanned for malware');
+  else app.log.warn('no malware scanner configured (CLAMD_URL): broker file transfers are published unscanned, with useVirusScan false');
+  app.jobs.start();
+}
+
 /** Open the app (migrating the database), listen, and close everything gracefully on SIGINT/SIGTERM. */
 export async function runServer(config: Config, hooks: { onOpen?(app: App): Promise<void> } = {}): Promise<RunningServer> {
   const app = await openApp(config);
   await hooks.onOpen?.(app);
   const server = buildServer(app);
   await server.listen({ port: config.port, host: config.host });
+  await startBackgroundWork(app);
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;

@@ -12,6 +12,9 @@
 import type { Knex } from 'knex';
 import { parseXml } from '../xml/parser';
 import type { StoredBlob } from '../storage/blob-store';
+
+/** What the archive records of a blob (its MD5 is the broker's business, not the archive's). */
+type ArchivedBlob = Omit<StoredBlob, 'md5'>;
 import { normalizeThumbprint } from '../crypto/certificate';
 import { listServices, type Service } from './add-service';
 import { formatArchiveReference } from './archive-reference';
@@ -41,7 +44,7 @@ export interface NewAttachment {
    * clear, the archive points at this blob as it is (no copy); otherwise they are read through
    * `open()` like any other. Never deleted by a failed archiving: it belongs to the caller.
    */
-  storedBlob?: StoredBlob;
+  storedBlob?: ArchivedBlob;
 }
 
 export interface NewForm {
@@ -158,7 +161,7 @@ async function certificateIfNeeded(
 
 /** A task's attachments written to the blob store and its form data, both as they are to be stored. */
 interface StoredContent {
-  blobs: StoredBlob[];
+  blobs: ArchivedBlob[];
   formData: string[];
   encryption: TaskEncryption;
 }
@@ -171,7 +174,7 @@ async function storeContent(
   written: StoredBlob[],
 ): Promise<StoredContent> {
   try {
-    const blobs: StoredBlob[] = [];
+    const blobs: ArchivedBlob[] = [];
     for (const [attachmentIndex, attachment] of task.attachments.entries()) {
       if (attachment.storedBlob && encryption === CLEAR) {
         blobs.push(attachment.storedBlob);

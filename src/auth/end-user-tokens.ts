@@ -10,6 +10,9 @@
  *
  * Claims read: the person from `JWT_PERSON_CLAIM` (default `pid`, 11 digits), the level from
  * `urn:altinn:authlevel` (a number) or else `acr` (`Level3`, `idporten-loa-substantial`, ...).
+ *
+ * The issuer, key and signature handling (`createJwtVerifier`, `signWithLocalIssuerKey`) is shared
+ * with the organisations' tokens of the broker API (`organisation-tokens.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -59,6 +62,24 @@ export function isPersonNumber(text: string): boolean {
 }
 
 export function createTokenVerifier(jwt: MessagesConfig['jwt'], dataDir: string): TokenVerifier {
+  const verifyJwt = createJwtVerifier(jwt, dataDir);
+  return {
+    async verify(token: string): Promise<EndUser> {
+      return endUserOf(await verifyJwt(token), jwt.personClaim);
+    },
+  };
+}
+
+/**
+ * Checks a JWT's signature (the configured issuer's JWKS, or else the local issuer key), `iss`,
+ * `aud` when configured, and its times; resolves to its claims, or rejects with TokenError.
+ * Shared by end-user and organisation tokens; `requiredClaims` names claims that must be present.
+ */
+export function createJwtVerifier(
+  jwt: MessagesConfig['jwt'],
+  dataDir: string,
+  { requiredClaims }: { requiredClaims?: string[] } = {},
+): (token: string) => Promise<JWTPayload> {
   let getKey: JWTVerifyGetKey;
   if (jwt.jwksUrl) {
     getKey = createRemoteJWKSet(new URL(jwt.jwksUrl));
@@ -79,18 +100,15 @@ export function createTokenVerifier(jwt: MessagesConfig['jwt'], dataDir: string)
     audience: jwt.audience,
     algorithms: jwt.jwksUrl ? ASYMMETRIC_ALGORITHMS : [LOCAL_ALGORITHM],
     clockTolerance: 30,
+    requiredClaims,
   };
 
-  return {
-    async verify(token: string): Promise<EndUser> {
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, getKey, options));
-      } catch (error) {
-        throw new TokenError(describeJoseError(error));
-      }
-      return endUserOf(payload, jwt.personClaim);
-    },
+  return async (token) => {
+    try {
+      return (await jwtVerify(token, getKey, options)).payload;
+    } catch (error) {
+      throw new TokenError(describeJoseError(error));
+    }
   };
 }
 
@@ -123,6 +141,7 @@ function authLevelOf(payload: JWTPayload): number | undefined {
 
 function describeJoseError(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return 'the token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.reason === 'missing') return `the token has no '${error.claim}' claim`;
   if (error instanceof joseErrors.JWTClaimValidationFailed) return `the token's '${error.claim}' claim is not accepted (${error.reason})`;
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the token signature is not valid';
   if (error instanceof joseErrors.JWKSNoMatchingKey) return "no key of the issuer matches the token's key id";
@@ -192,22 +211,33 @@ export interface IssueTokenRequest {
 
 /** A token signed by the gateway's own issuer key, as `altinn-gateway token` prints it. */
 export async function issueLocalToken(jwt: MessagesConfig['jwt'], dataDir: string, request: IssueTokenRequest): Promise<string> {
-  if (jwt.jwksUrl) {
-    throw new TokenError(`JWT_JWKS_URL is set, so tokens come from ${jwt.issuer}: the gateway does not issue its own`);
-  }
+  refuseWhenExternalIssuer(jwt);
   if (!isPersonNumber(request.person)) throw new TokenError(`'${request.person}' is not a national identity number (11 digits)`);
   if (!Number.isInteger(request.authLevel) || request.authLevel < 0 || request.authLevel > 4) {
     throw new TokenError('the authentication level must be a whole number from 0 to 4');
   }
+  const claims = { [jwt.personClaim]: request.person, [AUTH_LEVEL_CLAIM]: request.authLevel, acr: `Level${request.authLevel}`, sub: request.person };
+  return signWithLocalIssuerKey(jwt, dataDir, claims, request.ttlSeconds);
+}
+
+/** With JWT_JWKS_URL set another issuer makes the tokens, and the gateway signs none itself. */
+export function refuseWhenExternalIssuer(jwt: MessagesConfig['jwt']): void {
+  if (jwt.jwksUrl) {
+    throw new TokenError(`JWT_JWKS_URL is set, so tokens come from ${jwt.issuer}: the gateway does not issue its own`);
+  }
+}
+
+/** Signs `claims` with the local issuer key, adding `iss`, `iat`, `jti`, `exp` (now + ttlSeconds) and `aud` when configured. */
+export async function signWithLocalIssuerKey(jwt: MessagesConfig['jwt'], dataDir: string, claims: JWTPayload, ttlSeconds: number): Promise<string> {
+  refuseWhenExternalIssuer(jwt);
   const { privateJwk } = await loadOrCreateIssuerKey(dataDir);
   const key = await importJWK(privateJwk, LOCAL_ALGORITHM);
-  const token = new SignJWT({ [jwt.personClaim]: request.person, [AUTH_LEVEL_CLAIM]: request.authLevel, acr: `Level${request.authLevel}` })
+  const token = new SignJWT(claims)
     .setProtectedHeader({ alg: LOCAL_ALGORITHM, typ: 'JWT', kid: privateJwk.kid })
     .setIssuer(jwt.issuer)
-    .setSubject(request.person)
     .setIssuedAt()
     .setJti(randomUUID())
-    .setExpirationTime(Math.floor(Date.now() / 1000) + request.ttlSeconds);
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
   if (jwt.audience) token.setAudience(jwt.audience);
   return token.sign(key);
 }

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerApiKeyCommands } from './apikey';
 import { registerArchiveCommands } from './archive-import';
+import { registerBrokerCommands } from './broker';
 import { registerCertificateCommands } from './certificate';
 import { registerDecryptCommand } from './decrypt';
 import { registerDemoCommand } from './demo';
@@ -15,6 +16,7 @@ import { registerRoleCommands } from './role';
 import { registerServeCommand } from './serve';
 import { registerServiceCommands } from './service';
 import { registerSystemUserCommands } from './system-user';
+import { registerSystemUserDelegationCommands } from './system-user-delegation';
 import { registerTokenCommand } from './token';
 
 export const EXIT_FAILURE = 1;
@@ -22,7 +24,10 @@ export const EXIT_USAGE = 2;
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('altinn-gateway')
-    .description("Altinn 2 service-owner DownloadQueue gateway on a Postgres archive.\nConfiguration comes from the environment (DATABASE_URL, DATA_DIR, PORT, ...).")
+    .description(
+      "Altinn's service-owner DownloadQueue, end-user REST messages and broker file transfer on your own Postgres.\n" +
+        'Configuration comes from the environment (DATABASE_URL, DATA_DIR, PORT, CLAMD_URL, ...).',
+    )
     // Set before the subcommands are added: they inherit both.
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
@@ -31,6 +36,7 @@ export function buildProgram(io: CliIo): Command {
   registerMigrateCommand(program, io);
   registerOwnerCommands(program, io);
   registerSystemUserCommands(program, io);
+  registerSystemUserDelegationCommands(program, io);
   registerServiceCommands(program, io);
   registerCertificateCommands(program, io);
   registerArchiveCommands(program, io);
@@ -38,6 +44,7 @@ export function buildProgram(io: CliIo): Command {
   registerApiKeyCommands(program, io);
   registerTokenCommand(program, io);
   registerRoleCommands(program, io);
+  registerBrokerCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }

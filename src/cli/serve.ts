@@ -7,13 +7,14 @@ import type { App } from '../app';
 import { loadConfig } from '../config';
 import { formatDemoInstructions } from '../demo/instructions';
 import { findDemo, isDemoNeeded, seedDemo, type DemoInfo } from '../demo/seed';
+import { seedBrokerDemo } from '../demo/broker';
 import { runServer } from '../server';
 import { writeLine, type CliIo } from './io';
 
 export function registerServeCommand(program: Command, io: CliIo): void {
   program
     .command('serve')
-    .description('serve the SOAP endpoints (embedded database under DATA_DIR unless DATABASE_URL is set)')
+    .description('serve the SOAP endpoints, the REST messages API and the broker APIs (embedded database under DATA_DIR unless DATABASE_URL is set)')
     .action(async () => {
       const config = loadConfig(io.env);
       let demo: DemoInfo | undefined;
@@ -29,5 +30,9 @@ export function registerServeCommand(program: Command, io: CliIo): void {
 }
 
 async function prepareDemo(app: App): Promise<DemoInfo | undefined> {
-  return (await isDemoNeeded(app)) ? seedDemo(app) : findDemo(app);
+  if (await isDemoNeeded(app)) return seedDemo(app);
+  const demo = await findDemo(app);
+  // A demo database from before the broker existed gets the broker demo on its next start.
+  if (demo && !demo.broker) demo.broker = await seedBrokerDemo(app);
+  return demo;
 }

@@ -1,5 +1,6 @@
 /** How to call the server with the demo data: printed by `serve` on first start and by `demo`. */
 import { MAIN_FORM, type DemoInfo } from './seed';
+import { brokerInstructions } from './broker';
 
 import { SOAP_ACTION_PREFIX } from '../services/download-queue/contract';
 import { DOWNLOAD_QUEUE_PATH } from '../services/download-queue/endpoint';
@@ -52,7 +53,13 @@ export function formatDemoInstructions(demo: DemoInfo, baseUrl: string, tokens: 
     `  --data-binary '${envelope}'`,
     '',
     ...restInstructions(demo, base, tokens),
+    ...(demo.broker ? brokerInstructions(demo.broker, base, (org, scopes) => organisationTokenCommand(org, scopes, tokens)) : []),
   ].join('\n');
+}
+
+function organisationTokenCommand(orgNumber: string, scopes: string, tokens: DemoTokenSource): string {
+  if (tokens.jwksUrl) return `echo 'a Maskinporten token of ${orgNumber} from your issuer'`;
+  return `DATA_DIR=${shellQuote(tokens.dataDir)} npx altinn-gateway token --org ${orgNumber} --scope ${shellQuote(scopes)}`;
 }
 
 function restInstructions(demo: DemoInfo, base: string, tokens: DemoTokenSource): string[] {

@@ -13,6 +13,7 @@ import { addApiKey, ApiKeyError } from '../auth/api-keys';
 import { addRole } from '../auth/roles';
 import { addSystemUser } from '../auth/system-users';
 import { attachmentFromBytes, makeFlagPng, makePdf, makeTextFile } from './sample-attachments';
+import { findBrokerDemo, seedBrokerDemo, type BrokerDemoInfo } from './broker';
 
 export const DEMO = {
   orgNumber: '910000001',
@@ -42,6 +43,8 @@ export interface DemoInfo {
   person: string;
   /** The seeded tasks, oldest first (empty when describing an existing demo). */
   archiveReferences: string[];
+  /** The broker demo (resource, sender, recipient), when seeded. */
+  broker?: BrokerDemoInfo;
 }
 
 /** The demo is seeded only into a database without any service owner. */
@@ -54,7 +57,7 @@ export async function findDemo(app: App): Promise<DemoInfo | undefined> {
   const owner = await findServiceOwnerByOrg(app.db, DEMO.orgNumber);
   if (!owner) return undefined;
   const user = await app.db('system_users').where({ service_owner_id: owner.serviceOwnerId, user_name: DEMO.systemUserName }).first('id');
-  return user ? { ...DEMO, archiveReferences: [] } : undefined;
+  return user ? { ...DEMO, archiveReferences: [], broker: await findBrokerDemo(app) } : undefined;
 }
 
 export async function seedDemo(app: App, now: Date = new Date()): Promise<DemoInfo> {
@@ -71,9 +74,10 @@ export async function seedDemo(app: App, now: Date = new Date()): Promise<DemoIn
     });
     const results = await archiveFormTasks(app, serviceOwnerId, await demoTasks(now));
     roleAdded = await addRole(app.db, { person: DEMO.person, orgNumber: DEMO.orgNumber });
+    const broker = await seedBrokerDemo(app);
     // Last, so that nothing after it can fail: the key exists only in this return value.
     const apiKey = await addDemoApiKey(app);
-    return { ...DEMO, apiKey, archiveReferences: results.map((r) => r.archiveReference) };
+    return { ...DEMO, apiKey, archiveReferences: results.map((r) => r.archiveReference), broker };
   } catch (error) {
     // Leave no half demo behind (it would also stop a later start from seeding): the owner's
     // system users and services go with it; archiveFormTasks itself writes all or nothing.

@@ -31,7 +31,7 @@ export interface ArchiveMessageInput {
   actor: Actor;
   /** Main form first. */
   forms: { type: FormType; dataFormatId: string; dataFormatVersion: number; formData: string }[];
-  attachments: { fileName: string; attachmentType: string; mimeType: string; language: string | null; blob: StoredBlob }[];
+  attachments: { fileName: string; attachmentType: string; mimeType: string; language: string | null; blob: Omit<StoredBlob, 'md5'> }[];
   /** An existing message and the version its content was read at; absent: the message is created archived. */
   existing?: { messageId: number; version: number };
   /** Blobs this request staged: removed again if archiving fails before COMMIT. */

@@ -32,7 +32,8 @@ export interface StagedAttachment {
   attachmentType: string;
   mimeType: string;
   language: string | null;
-  blob: StoredBlob;
+  /** Its MD5 is not needed here (and not kept for draft attachments). */
+  blob: Omit<StoredBlob, 'md5'>;
 }
 
 /** The forms of a whole message: exactly one main form; returned main form first. */

@@ -1,20 +1,26 @@
 /**
  * A SOAP endpoint on fastify: `GET path?wsdl` serves the WSDL (and `?xsd=…` its schema documents),
- * `POST path` reads the envelope, dispatches by SOAPAction (falling back to WS-Addressing Action,
- * then to the Body element's name), decodes the request, runs the operation and writes the
- * response in schema order, as MTOM when it carries binary parts. Every failure becomes a fault.
+ * `POST path` (whatever its query string) reads the envelope, dispatches by SOAPAction (falling back
+ * to WS-Addressing Action, then to the Body element's name), decodes the request and the SOAP
+ * headers the operation binds, runs the operation and writes the response in schema order, as MTOM
+ * when it carries binary parts. Every failure becomes a fault.
+ *
+ * An operation with a streamed binary member gets its MTOM part as a stream while the client is
+ * still sending it; whatever the operation leaves unread is read and discarded before the answer
+ * (up to a bound), because clients such as Metro write their whole request before they read.
  */
 import fs from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Limits } from '../config';
 import type { Metrics } from '../observability/metrics';
 import type { XmlElement } from '../xml/parser';
-import { decodeRequest, openEnvelope } from './envelope';
+import { decodeHeaders, decodeRequest, openEnvelope } from './envelope';
 import { clientFault, renderFaultBody, SoapFault } from './fault';
-import { readSoapRequest, type SoapVersion } from './request-reader';
+import { ALTINN, XSI } from './namespaces';
+import { openSoapRequest, type OpenedSoapRequest, type SoapVersion } from './request-reader';
 import { mtomResponse, plainResponse, soapEnvelope, type SoapHttpResponse } from './response-writer';
-import type { ElementDescriptor } from './schema';
-import { writeElement, XmlOutput } from './serializer';
+import { hasStreamedMember, type ElementDescriptor, type FieldDescriptor } from './schema';
+import { namespaceDeclarations, NAMESPACE_DECLARATIONS, writeElement, XmlOutput } from './serializer';
 
 export interface OperationContext {
   log: FastifyBaseLogger;
@@ -26,6 +32,8 @@ export interface SoapOperation {
   soapAction: string;
   request: ElementDescriptor;
   response: ElementDescriptor;
+  /** SOAP header elements bound to parameters: decoded into `input` under their element names. */
+  requestHeaders?: FieldDescriptor[];
   /** Returns the response element's member values. */
   handle(input: Record<string, unknown>, context: OperationContext): Promise<Record<string, unknown>>;
 }
@@ -34,7 +42,14 @@ export interface SoapEndpointDefinition {
   /** Short name for logs and metrics, e.g. 'DownloadQueueExternalBasic'. */
   name: string;
   path: string;
+  /** Further paths answering exactly like `path` (e.g. a misspelling that documentation spread). */
+  aliases?: string[];
   wsdlFile: string;
+  /**
+   * Namespaces declared on response Envelopes (the fault's and xsi are always added); default:
+   * the DownloadQueue and archive contracts'.
+   */
+  responseNamespaces?: string[];
   /** Extra documents by query, e.g. { xsd0: '/…/xsd0.xsd' } served at `?xsd=xsd0`. */
   schemaDocuments?: Record<string, string>;
   operations: SoapOperation[];
@@ -50,20 +65,39 @@ export interface SoapEndpointOptions {
 /** Placeholder origin in our WSDL files, replaced by the origin the client used. */
 const WSDL_ORIGIN_PLACEHOLDER = 'http://localhost:8080';
 
+/**
+ * What a streamed operation leaves unread (all of it after an early fault) is read and discarded,
+ * up to this much, so that the client sees the answer; beyond it the connection is closed (a
+ * client may then report a write error instead of the fault).
+ */
+export const MAX_DISCARDED_REQUEST_BYTES = 256 * 1024 * 1024;
+
+/** `?wsdl` and `?singleWsdl`, in any case (WCF accepts both, and clients write them differently). */
+function asksForWsdl(query: Record<string, string | undefined>): boolean {
+  return Object.keys(query).some((key) => key.toLowerCase() === 'wsdl' || key.toLowerCase() === 'singlewsdl');
+}
+
 export function registerSoapEndpoint(app: FastifyInstance, endpoint: SoapEndpointDefinition, options: SoapEndpointOptions): void {
   const wsdlTemplate = fs.readFileSync(endpoint.wsdlFile, 'utf8');
   const schemaDocuments = new Map(Object.entries(endpoint.schemaDocuments ?? {}).map(([key, file]) => [key, fs.readFileSync(file, 'utf8')]));
   const byAction = new Map(endpoint.operations.map((op) => [op.soapAction, op]));
+  const streaming = new Set(endpoint.operations.filter((op) => hasStreamedMember(op.request.type)));
+  const boundHeaders = new Set(endpoint.operations.flatMap((op) => (op.requestHeaders ?? []).map((h) => `{${h.ns}}${h.name}`)));
+  const understands = (ns: string, local: string) => boundHeaders.has(`{${ns}}${local}`);
+  const declarations = endpoint.responseNamespaces
+    ? namespaceDeclarations([...endpoint.responseNamespaces, ALTINN.fault, XSI])
+    : NAMESPACE_DECLARATIONS;
+  const paths = [endpoint.path, ...(endpoint.aliases ?? [])];
 
   app.register(async (scope) => {
-    // The body stays a stream: readSoapRequest enforces limits as bytes arrive.
+    // The body stays a stream: openSoapRequest enforces limits as bytes arrive.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
-    scope.get(endpoint.path, async (request, reply) => {
+    for (const routePath of paths) scope.get(routePath, async (request, reply) => {
       const query = request.query as Record<string, string | undefined>;
       const origin = `${request.protocol}://${request.host}`;
-      if ('wsdl' in query || 'singleWsdl' in query || 'singlewsdl' in query) {
+      if (asksForWsdl(query)) {
         return reply.type('text/xml; charset=utf-8').send(wsdlTemplate.split(WSDL_ORIGIN_PLACEHOLDER).join(origin));
       }
       const xsd = query.xsd && schemaDocuments.get(query.xsd);
@@ -78,25 +112,35 @@ export function registerSoapEndpoint(app: FastifyInstance, endpoint: SoapEndpoin
         );
     });
 
-    scope.post(endpoint.path, async (request, reply) => {
+    for (const routePath of paths) scope.post(routePath, async (request, reply) => {
       const stopTimer = options.metrics.soapDuration.startTimer({ endpoint: endpoint.name });
       let soapVersion: SoapVersion = (request.headers['content-type'] ?? '').includes('application/soap+xml') ? '1.2' : '1.1';
       let operationName = 'unknown';
+      let opened: OpenedSoapRequest | undefined;
+      let streamed = false;
       try {
-        const soapRequest = await readSoapRequest((request.body as AsyncIterable<Buffer> | undefined) ?? emptyBody(), {
+        opened = await openSoapRequest((request.body as AsyncIterable<Buffer> | undefined) ?? emptyBody(), {
           contentType: request.headers['content-type'],
           soapAction: headerValue(request.headers.soapaction),
         }, options.limits);
-        soapVersion = soapRequest.soapVersion;
-        const { bodyElement, addressingAction } = openEnvelope(soapRequest.envelope, soapVersion);
-        const operation = dispatch(endpoint, byAction, soapRequest.action || addressingAction || '', bodyElement);
+        soapVersion = opened.soapVersion;
+        const { bodyElement, addressingAction, headerElements } = openEnvelope(opened.envelope, soapVersion, understands);
+        const operation = dispatch(endpoint, byAction, opened.action || addressingAction || '', bodyElement);
         operationName = operation.name;
-        const input = decodeRequest(bodyElement, operation.request);
+        streamed = streaming.has(operation);
+        // Only an operation that streams a binary member reads its MTOM part later; the rest need every part now.
+        if (!streamed) await opened.attachments.inlineAll(opened.envelope);
+        const decodeOptions = { attachments: opened.attachments };
+        const input = {
+          ...decodeRequest(bodyElement, operation.request, decodeOptions),
+          ...decodeHeaders(headerElements, operation.requestHeaders ?? [], decodeOptions),
+        };
         const output = await operation.handle(input, { log: request.log, requestId: String(request.id) });
+        if (streamed && !(await opened.attachments.discardRest(MAX_DISCARDED_REQUEST_BYTES))) reply.header('connection', 'close');
 
         const xml = new XmlOutput(`part.${request.id}`);
         writeElement(xml, operation.response, output);
-        const envelope = soapEnvelope(xml.toString(), soapVersion);
+        const envelope = soapEnvelope(xml.toString(), soapVersion, declarations);
         const response =
           xml.parts.length === 0
             ? plainResponse(envelope, soapVersion)
@@ -110,9 +154,11 @@ export function registerSoapEndpoint(app: FastifyInstance, endpoint: SoapEndpoin
         const fault = toFault(endpoint, error, request);
         options.metrics.soapRequests.inc({ endpoint: endpoint.name, operation: operationName, outcome: fault.code });
         stopTimer({ operation: operationName });
-        // The request body may not have been read to its end (e.g. too large): do not reuse the connection.
-        reply.header('connection', 'close');
-        return send(reply, 500, plainResponse(soapEnvelope(renderFaultBody(fault, soapVersion), soapVersion), soapVersion));
+        // A streamed request's envelope was fine: read what is left so the client, still writing, sees the fault.
+        // Otherwise the body may not have been read to its end (e.g. too large): do not reuse the connection.
+        const drained = streamed && opened !== undefined && (await opened.attachments.discardRest(MAX_DISCARDED_REQUEST_BYTES).catch(() => false));
+        if (!drained) reply.header('connection', 'close');
+        return send(reply, 500, plainResponse(soapEnvelope(renderFaultBody(fault, soapVersion), soapVersion, declarations), soapVersion));
       }
     });
   });

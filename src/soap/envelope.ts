@@ -1,13 +1,15 @@
 /**
  * Envelope checks and request decoding: the Envelope's namespace must match the transport's SOAP
- * version, headers marked mustUnderstand must be ones we understand, and the Body's element is
- * decoded against its schema descriptor into plain values.
+ * version, headers marked mustUnderstand must be ones we understand, and the Body's element (and
+ * the header elements an operation binds, found by QName in any order) are decoded against their
+ * schema descriptors into plain values.
  */
+import { Readable } from 'node:stream';
 import { attribute, childElements, isNil, textContent, type XmlElement } from '../xml/parser';
 import { clientFault, SoapFault } from './fault';
 import { SOAP11_ENV, SOAP12_ENV, WS_ADDRESSING_2004, WS_ADDRESSING_2005, WS_SECURITY } from './namespaces';
-import type { SoapVersion } from './request-reader';
-import type { ComplexType, ElementDescriptor, FieldDescriptor } from './schema';
+import { xopIncludeHref, type RequestAttachments, type SoapVersion } from './request-reader';
+import type { ComplexType, ElementDescriptor, FieldDescriptor, InboundBinary } from './schema';
 
 const UNDERSTOOD_HEADER_NAMESPACES = new Set([WS_ADDRESSING_2005, WS_ADDRESSING_2004, WS_SECURITY]);
 
@@ -16,9 +18,15 @@ export interface EnvelopeContent {
   bodyElement: XmlElement;
   /** wsa:Action from a WS-Addressing header, if any (a dispatch hint when SOAPAction is empty). */
   addressingAction: string | undefined;
+  /** The Header's child elements (empty without a Header). */
+  headerElements: XmlElement[];
 }
 
-export function openEnvelope(envelope: XmlElement, soapVersion: SoapVersion): EnvelopeContent {
+/**
+ * `understands` names the further header elements the service binds to operation parameters
+ * (e.g. the broker upload's FileName): they may carry mustUnderstand too.
+ */
+export function openEnvelope(envelope: XmlElement, soapVersion: SoapVersion, understands?: (ns: string, local: string) => boolean): EnvelopeContent {
   const envNs = soapVersion === '1.1' ? SOAP11_ENV : SOAP12_ENV;
   if (envelope.local !== 'Envelope' || (envelope.ns !== SOAP11_ENV && envelope.ns !== SOAP12_ENV)) {
     throw clientFault(`The request is not a SOAP envelope (root element is {${envelope.ns}}${envelope.local})`);
@@ -32,9 +40,10 @@ export function openEnvelope(envelope: XmlElement, soapVersion: SoapVersion): En
   if (!body) throw clientFault('The SOAP envelope has no Body');
 
   let addressingAction: string | undefined;
-  for (const entry of header ? childElements(header) : []) {
+  const headerElements = header ? childElements(header) : [];
+  for (const entry of headerElements) {
     const mustUnderstand = attribute(entry, envNs, 'mustUnderstand');
-    if ((mustUnderstand === '1' || mustUnderstand === 'true') && !UNDERSTOOD_HEADER_NAMESPACES.has(entry.ns)) {
+    if ((mustUnderstand === '1' || mustUnderstand === 'true') && !UNDERSTOOD_HEADER_NAMESPACES.has(entry.ns) && !understands?.(entry.ns, entry.local)) {
       throw new SoapFault('MustUnderstand', `Header {${entry.ns}}${entry.local} was marked mustUnderstand but is not understood by this service`);
     }
     if ((entry.ns === WS_ADDRESSING_2005 || entry.ns === WS_ADDRESSING_2004) && entry.local === 'Action') {
@@ -44,7 +53,12 @@ export function openEnvelope(envelope: XmlElement, soapVersion: SoapVersion): En
   const [bodyElement, ...more] = childElements(body);
   if (!bodyElement) throw clientFault('The SOAP Body is empty');
   if (more.length > 0) throw clientFault('The SOAP Body has more than one element');
-  return { bodyElement, addressingAction };
+  return { bodyElement, addressingAction, headerElements };
+}
+
+export interface DecodeOptions {
+  /** Where `xop:Include`s of streamed members are read from (MTOM); without it they are refused. */
+  attachments?: RequestAttachments;
 }
 
 /**
@@ -52,17 +66,38 @@ export function openEnvelope(envelope: XmlElement, soapVersion: SoapVersion): En
  * absent or xsi:nil members (zeep omits absent arguments, Java sends nil). Unknown members are
  * ignored, as a lenient WCF service would with extra data.
  */
-export function decodeRequest(element: XmlElement, descriptor: ElementDescriptor): Record<string, unknown> {
-  return decodeComplex(element, descriptor.type);
+export function decodeRequest(element: XmlElement, descriptor: ElementDescriptor, options: DecodeOptions = {}): Record<string, unknown> {
+  return decodeComplex(element, descriptor.type, options);
 }
 
-function decodeComplex(element: XmlElement, type: ComplexType): Record<string, unknown> {
+/**
+ * Decode the header elements bound to operation parameters into `{ elementName: value }`, each
+ * found by its QName wherever it stands in the Header (clients order them differently); absent or
+ * nil → null. A header sent twice is refused: which one would count is anyone's guess.
+ */
+export function decodeHeaders(headerElements: XmlElement[], descriptors: FieldDescriptor[], options: DecodeOptions = {}): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const descriptor of descriptors) {
+    const matches = headerElements.filter((h) => h.local === descriptor.name && h.ns === descriptor.ns);
+    if (matches.length > 1) throw clientFault(`The SOAP header ${descriptor.name} is given more than once`);
+    const match = matches[0];
+    if (!match) {
+      if (descriptor.required) throw clientFault(`The request is missing the required SOAP header ${descriptor.name}`);
+      result[descriptor.name] = null;
+      continue;
+    }
+    result[descriptor.name] = decodeValue(match, descriptor, options);
+  }
+  return result;
+}
+
+function decodeComplex(element: XmlElement, type: ComplexType, options: DecodeOptions): Record<string, unknown> {
   const children = childElements(element);
   const result: Record<string, unknown> = {};
   for (const member of type.fields) {
     const matches = children.filter((c) => c.local === member.name && c.ns === member.ns);
     if (member.repeated) {
-      result[member.name] = matches.map((m) => decodeValue(m, member));
+      result[member.name] = matches.map((m) => decodeValue(m, member, options));
       continue;
     }
     const match = matches[0];
@@ -71,17 +106,26 @@ function decodeComplex(element: XmlElement, type: ComplexType): Record<string, u
       result[member.name] = null;
       continue;
     }
-    result[member.name] = decodeValue(match, member);
+    result[member.name] = decodeValue(match, member, options);
   }
   return result;
 }
 
-function decodeValue(element: XmlElement, member: FieldDescriptor): unknown {
+function decodeValue(element: XmlElement, member: FieldDescriptor, options: DecodeOptions): unknown {
   if (isNil(element)) {
     if (member.required) throw clientFault(`Member ${member.name} is required and cannot be nil`);
     return null;
   }
-  if (typeof member.type !== 'string') return decodeComplex(element, member.type);
+  if (typeof member.type !== 'string') return decodeComplex(element, member.type, options);
+  const include = childElements(element).map(xopIncludeHref).find((href) => href !== undefined);
+  if (include !== undefined) {
+    // Only a streamed binary member still holds an Include here: others were resolved to base64 text.
+    if (member.type !== 'base64Binary' || !member.streamed || !options.attachments) {
+      throw clientFault(`Member ${member.name} cannot be an xop:Include`);
+    }
+    const attachments = options.attachments;
+    return inboundBinary(() => attachments.open(include));
+  }
   const text = textContent(element);
   switch (member.type) {
     case 'string':
@@ -107,7 +151,22 @@ function decodeValue(element: XmlElement, member: FieldDescriptor): unknown {
       if (Number.isNaN(value.getTime())) throw clientFault(`Member ${member.name} must be an xs:dateTime`);
       return value;
     }
-    case 'base64Binary':
-      return Buffer.from(text.replace(/\s+/g, ''), 'base64');
+    case 'base64Binary': {
+      const bytes = Buffer.from(text.replace(/\s+/g, ''), 'base64');
+      // Inline base64 (bounded by the XML limits) reaches a streamed member as a stream too.
+      return member.streamed ? inboundBinary(() => Readable.from([bytes], { objectMode: false })) : bytes;
+    }
   }
+}
+
+function inboundBinary(open: () => Readable): InboundBinary {
+  let opened = false;
+  return {
+    kind: 'inbound-binary',
+    open() {
+      if (opened) throw new Error('An inbound binary part can be read only once');
+      opened = true;
+      return open();
+    },
+  };
 }

@@ -22,7 +22,17 @@ export const ALTINN = {
   so: 'http://www.altinn.no/services/Archive/ServiceOwnerArchive/2013/06',
 } as const;
 
-/** Prefixes used when we write; declared once on the Envelope. */
+/** The Altinn 2 broker contracts (BrokerServiceExternalBasic[Streamed], altinn2-broker CONTRACT §3). */
+export const BROKER = {
+  /** WSDL target namespace: operation wrappers, their direct children, the streamed headers and receipt. */
+  svc: 'http://www.altinn.no/services/ServiceEngine/Broker/2015/06',
+  bs: 'http://schemas.altinn.no/services/ServiceEngine/Broker/2015/06',
+  /** BrokerServicePoll and its children. */
+  p20: 'http://schemas.altinn.no/services/ServiceEngine/Broker/2020/01',
+  arr: 'http://schemas.microsoft.com/2003/10/Serialization/Arrays',
+} as const;
+
+/** Prefixes of the DownloadQueue and archive contracts; declared once on their Envelopes. */
 export const RESPONSE_PREFIXES: Record<string, string> = {
   [ALTINN.svc]: 'svc',
   [ALTINN.dq]: 'dq',
@@ -33,4 +43,13 @@ export const RESPONSE_PREFIXES: Record<string, string> = {
   [ALTINN.so]: 'so',
   [XSI]: 'xsi',
   [XOP]: 'xop',
+};
+
+/** Every namespace we may write, with its prefix (unique across contracts, so tags can be built once). */
+export const ALL_PREFIXES: Record<string, string> = {
+  ...RESPONSE_PREFIXES,
+  [BROKER.svc]: 'bsvc',
+  [BROKER.bs]: 'bs',
+  [BROKER.p20]: 'p20',
+  [BROKER.arr]: 'arr',
 };

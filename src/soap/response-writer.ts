@@ -17,9 +17,10 @@ export interface SoapHttpResponse {
   body: Buffer | Readable;
 }
 
-export function soapEnvelope(bodyXml: string, soapVersion: SoapVersion): string {
+/** `declarations`: the namespace declarations for the body's prefixes (default: the DownloadQueue contracts'). */
+export function soapEnvelope(bodyXml: string, soapVersion: SoapVersion, declarations: string = NAMESPACE_DECLARATIONS): string {
   const envNs = soapVersion === '1.1' ? SOAP11_ENV : SOAP12_ENV;
-  return `<s:Envelope xmlns:s="${envNs}"${NAMESPACE_DECLARATIONS}><s:Body>${bodyXml}</s:Body></s:Envelope>`;
+  return `<s:Envelope xmlns:s="${envNs}"${declarations}><s:Body>${bodyXml}</s:Body></s:Envelope>`;
 }
 
 function xmlContentType(soapVersion: SoapVersion): string {

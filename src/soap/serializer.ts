@@ -5,7 +5,7 @@
  * Binary values become XOP includes; their parts are collected for the MTOM writer.
  */
 import { escapeText } from '../xml/writer';
-import { RESPONSE_PREFIXES } from './namespaces';
+import { ALL_PREFIXES, RESPONSE_PREFIXES } from './namespaces';
 import { isBinaryPart, type BinaryPart, type ComplexType, type ElementDescriptor, type FieldDescriptor, type SimpleType } from './schema';
 
 export interface OutboundPart {
@@ -36,7 +36,7 @@ export class XmlOutput {
 }
 
 export function qualifiedName(ns: string, local: string): string {
-  const prefix = RESPONSE_PREFIXES[ns];
+  const prefix = ALL_PREFIXES[ns];
   if (!prefix) throw new Error(`No response prefix registered for namespace ${ns}`);
   return `${prefix}:${local}`;
 }
@@ -140,7 +140,16 @@ function formatSimple(type: SimpleType, value: unknown, memberName: string): str
   }
 }
 
-/** The namespace declarations written once on every response Envelope. */
-export const NAMESPACE_DECLARATIONS = Object.entries(RESPONSE_PREFIXES)
-  .map(([ns, prefix]) => ` xmlns:${prefix}="${ns}"`)
-  .join('');
+/** Declarations of the given namespaces with their prefixes, for an Envelope start tag. */
+export function namespaceDeclarations(namespaces: Iterable<string>): string {
+  return [...new Set(namespaces)]
+    .map((ns) => {
+      const prefix = ALL_PREFIXES[ns];
+      if (!prefix) throw new Error(`No response prefix registered for namespace ${ns}`);
+      return ` xmlns:${prefix}="${ns}"`;
+    })
+    .join('');
+}
+
+/** The namespace declarations written once on every DownloadQueue/archive response Envelope. */
+export const NAMESPACE_DECLARATIONS = namespaceDeclarations(Object.keys(RESPONSE_PREFIXES));

@@ -1,68 +1,166 @@
 /**
- * Attachment bytes live outside the database, behind this small interface. The filesystem store
- * writes to a temporary file, fsyncs it, renames it into place and fsyncs the directory, all
- * before `put` resolves: callers commit the row that points at a blob only after that, so a crash
- * can leave an unreferenced blob (harmless, collectable) but never a row without its bytes.
+ * Bytes live outside the database, behind this interface, so that an object store (S3 multipart
+ * uploads, Azure block blobs) can take the filesystem's place: callers know keys, never paths.
+ *
+ * Durability: every method that stores bytes resolves only once they are durable. Callers commit
+ * the row that points at a blob (or records an upload part) only after that, so a crash can leave
+ * unreferenced bytes (harmless, collectable) but never a row without its bytes.
+ *
+ * The filesystem store writes a new blob to a temporary file, fsyncs it, renames it into place and
+ * fsyncs the directory. Its resumable uploads are one file each under `uploads/`, written at the
+ * offsets the caller gives and renamed (not copied) into a blob on completion.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable, finished } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { measureBytes } from './measure';
+import { FileRangeReadStream } from './file-range-stream';
+import { HashingWriter, type DigestAlgorithm, type Hashing } from './hashing-writer';
+
+export { BlobTooLargeError, RangeNotSatisfiableError } from './blob-errors';
 
 export interface StoredBlob {
   key: string;
   sizeBytes: number;
-  /** Lower-case hex SHA-256 of the bytes. */
+  /** Lower-case hex SHA-256 of the bytes (our integrity record). */
   sha256: string;
+  /** Lower-case hex MD5 of the bytes (what senders' checksums are compared with). */
+  md5: string;
+}
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive. */
+  end: number;
+}
+
+export interface PartOptions {
+  /** More bytes than this fail with BlobTooLargeError, and nothing is kept. */
+  maxBytes?: number;
+}
+
+export interface PutOptions extends PartOptions {
+  /** Store under this key, from newKey(), instead of a fresh one. An existing blob is never overwritten. */
+  key?: string;
+}
+
+export interface UploadPartPlacement {
+  /** 1-based, unique within an upload (S3 allows 1…10000). */
+  partNumber: number;
+  /** Where the part's first byte goes in the finished blob. */
+  offset: number;
+}
+
+export interface WrittenUploadPart {
+  sizeBytes: number;
+  /** Lower-case hex MD5 of the part's bytes (TUS Upload-Checksum is checked against it). */
+  md5: string;
+  /** The store's token for the part; give it back to completeUpload. */
+  etag: string;
+}
+
+export interface CommittedUploadPart extends UploadPartPlacement {
+  sizeBytes: number;
+  etag: string;
 }
 
 export interface BlobStore {
-  /** Stream bytes in; resolves once they are durable. */
-  put(source: Readable | AsyncIterable<Uint8Array>): Promise<StoredBlob>;
-  /** Stream bytes out. Errors (e.g. a missing blob) surface on the stream. */
-  open(key: string): Readable;
+  /** A fresh blob key, for recording where bytes will go before streaming them with put({ key }). */
+  newKey(): string;
+  /**
+   * Stream bytes in; resolves once they are durable. A failing source leaves nothing behind. When
+   * the store stops reading early (maxBytes, its own failure), a Readable source is left paused, not
+   * destroyed: an HTTP caller can still answer on its connection.
+   */
+  put(source: Readable | AsyncIterable<Uint8Array>, options?: PutOptions): Promise<StoredBlob>;
+  /**
+   * Stream a blob, or exactly the bytes of `range` of it, out. Errors (a missing blob, a range not
+   * within the blob: RangeNotSatisfiableError) surface on the stream; malformed keys and ranges throw.
+   */
+  open(key: string, range?: ByteRange): Readable;
   /** Size in bytes, or undefined if the blob does not exist. */
   stat(key: string): Promise<number | undefined>;
   delete(key: string): Promise<void>;
+
+  // Resumable uploads (TUS now; S3 multipart uploads and Azure staged blocks next). The caller (its
+  // database) is the authority on which parts are committed and where: the store only keeps bytes.
+
+  /** Start an upload; the key is durable when this resolves. */
+  createUpload(): Promise<string>;
+  /**
+   * Store one part; durable when it resolves. Rewriting a part (after a failure or crash) is
+   * allowed. The filesystem store discards whatever lies at or past the part's offset first, so its
+   * parts must be written one at a time in offset order, which TUS does.
+   */
+  writeUploadPart(uploadKey: string, part: UploadPartPlacement, source: Readable | AsyncIterable<Uint8Array>, options?: PartOptions): Promise<WrittenUploadPart>;
+  /**
+   * Turn the committed parts (contiguous from offset 0) into a blob; its bytes are durable when this
+   * resolves. Calling it again after a crash returns the same blob.
+   */
+  completeUpload(uploadKey: string, parts: CommittedUploadPart[]): Promise<{ key: string; sizeBytes: number }>;
+  /** Drop an upload and its bytes (no error if it is already gone). */
+  abortUpload(uploadKey: string): Promise<void>;
+  /** A new blob holding the given blobs one after another (TUS concatenation), hashed on the way. */
+  compose(keys: string[]): Promise<StoredBlob>;
+}
+
+export interface FileBlobStoreOptions {
+  /** Where MD5/SHA-256 run: by default the process-wide pool of hashing worker threads. */
+  hashing?: Hashing;
 }
 
 const KEY_PATTERN = /^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/;
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const UPLOAD_KEY_PATTERN = new RegExp(`^uploads/(${UUID})$`);
+const UPLOAD_FILE_PATTERN = new RegExp(`^${UUID}$`);
+const BLOB_DIGESTS: DigestAlgorithm[] = ['md5', 'sha256'];
 
 export class FileBlobStore implements BlobStore {
   private readonly tmpDir: string;
+  private readonly uploadsDir: string;
+  private readonly hashing: Hashing | undefined;
 
-  constructor(private readonly rootDir: string) {
+  constructor(
+    private readonly rootDir: string,
+    options: FileBlobStoreOptions = {},
+  ) {
     this.tmpDir = path.join(rootDir, 'tmp');
+    this.uploadsDir = path.join(rootDir, 'uploads');
     fs.mkdirSync(this.tmpDir, { recursive: true });
+    fs.mkdirSync(this.uploadsDir, { recursive: true });
+    this.hashing = options.hashing;
   }
 
-  async put(source: Readable | AsyncIterable<Uint8Array>): Promise<StoredBlob> {
-    const id = randomUUID();
-    const key = `${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
-    const tmpPath = path.join(this.tmpDir, `${id}.partial`);
-    const measure = measureBytes();
-    // flush: true → fsync before the file is closed.
-    const file = fs.createWriteStream(tmpPath, { flush: true, flags: 'wx' });
+  newKey(): string {
+    return blobKeyOf(randomUUID());
+  }
+
+  async put(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<StoredBlob> {
+    const key = options.key ?? this.newKey();
+    this.pathOf(key); // refuse a bad key before writing anything
+    const tmpPath = path.join(this.tmpDir, `${path.basename(key)}.partial`);
+    const handle = await fs.promises.open(tmpPath, 'wx');
+    let closed = false;
     try {
-      await pipeline(source, measure.stream, file);
-      const finalPath = this.pathOf(key);
-      await fs.promises.mkdir(path.dirname(finalPath), { recursive: true });
-      await fs.promises.rename(tmpPath, finalPath);
-      await fsyncDirectory(path.dirname(finalPath));
+      const written = await this.writeDurably(handle, 0, source, BLOB_DIGESTS, options.maxBytes);
+      closed = true;
+      await handle.close();
+      if (options.key !== undefined && (await this.stat(key)) !== undefined) throw new Error(`Blob ${key} exists already`);
+      await this.moveIntoPlace(tmpPath, key);
+      return { key, sizeBytes: written.sizeBytes, sha256: written.digests.sha256, md5: written.digests.md5 };
     } catch (error) {
-      // pipeline can reject (e.g. the source failed) before the file has even been opened; remove
-      // it only once the stream is closed, or the open would recreate it after the removal.
-      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
+      if (!closed) await handle.close().catch(() => undefined);
       await fs.promises.rm(tmpPath, { force: true });
       throw error;
     }
-    return { key, ...measure.result() };
   }
 
-  open(key: string): Readable {
-    return fs.createReadStream(this.pathOf(key), { highWaterMark: 256 * 1024 });
+  open(key: string, range?: ByteRange): Readable {
+    const filePath = this.pathOf(key);
+    if (!range) return fs.createReadStream(filePath, { highWaterMark: 256 * 1024 });
+    return new FileRangeReadStream(filePath, range);
   }
 
   async stat(key: string): Promise<number | undefined> {
@@ -74,8 +172,95 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Removes the blob, and what a `put` under this key that never finished left behind (its
+   * process died): deleting a key reserved with newKey() leaves no bytes of it anywhere.
+   */
   async delete(key: string): Promise<void> {
     await fs.promises.rm(this.pathOf(key), { force: true });
+    await fs.promises.rm(path.join(this.tmpDir, `${path.basename(key)}.partial`), { force: true });
+  }
+
+  async createUpload(): Promise<string> {
+    const id = randomUUID();
+    await (await fs.promises.open(path.join(this.uploadsDir, id), 'wx')).close();
+    await fsyncDirectory(this.uploadsDir);
+    return `uploads/${id}`;
+  }
+
+  async writeUploadPart(
+    uploadKey: string,
+    part: UploadPartPlacement,
+    source: Readable | AsyncIterable<Uint8Array>,
+    options: PartOptions = {},
+  ): Promise<WrittenUploadPart> {
+    assertPartPlacement(part);
+    const handle = await fs.promises.open(this.uploadPath(uploadKey), 'r+');
+    try {
+      // A write that failed or crashed earlier may have left bytes past the committed offset.
+      await handle.truncate(part.offset);
+      const written = await this.writeDurably(handle, part.offset, source, ['md5'], options.maxBytes);
+      return { sizeBytes: written.sizeBytes, md5: written.digests.md5, etag: written.digests.md5 };
+    } catch (error) {
+      // Keep only what the caller has committed; the part is rewritten from its offset.
+      await handle.truncate(part.offset).catch(() => undefined);
+      throw error;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async completeUpload(uploadKey: string, parts: CommittedUploadPart[]): Promise<{ key: string; sizeBytes: number }> {
+    const uploadPath = this.uploadPath(uploadKey);
+    const sizeBytes = contiguousLength(parts);
+    const key = blobKeyOf(uploadIdOf(uploadKey));
+    let handle: FileHandle;
+    try {
+      handle = await fs.promises.open(uploadPath, 'r+');
+    } catch (error) {
+      // Completed before (a crash between the rename and the caller's commit): the same answer.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && (await this.stat(key)) === sizeBytes) return { key, sizeBytes };
+      throw error;
+    }
+    try {
+      const { size } = await handle.stat();
+      if (size < sizeBytes) throw new Error(`Upload ${uploadKey} holds ${size} bytes, fewer than its parts' ${sizeBytes}`);
+      if (size > sizeBytes) await handle.truncate(sizeBytes); // the remains of an uncommitted write
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await this.moveIntoPlace(uploadPath, key);
+    await fsyncDirectory(this.uploadsDir);
+    return { key, sizeBytes };
+  }
+
+  async abortUpload(uploadKey: string): Promise<void> {
+    await fs.promises.rm(this.uploadPath(uploadKey), { force: true });
+  }
+
+  async compose(keys: string[]): Promise<StoredBlob> {
+    for (const key of keys) this.pathOf(key); // refuse a bad key before writing anything
+    const open = (key: string) => this.open(key);
+    async function* concatenated(): AsyncGenerator<Uint8Array> {
+      for (const key of keys) yield* open(key);
+    }
+    return this.put(concatenated());
+  }
+
+  /** Uploads present on disk, for sweeping the ones no row refers to. */
+  async listUploads(): Promise<{ uploadKey: string; sizeBytes: number; modifiedAt: Date }[]> {
+    const uploads: { uploadKey: string; sizeBytes: number; modifiedAt: Date }[] = [];
+    for (const name of await fs.promises.readdir(this.uploadsDir)) {
+      if (!UPLOAD_FILE_PATTERN.test(name)) continue;
+      try {
+        const stats = await fs.promises.stat(path.join(this.uploadsDir, name));
+        uploads.push({ uploadKey: `uploads/${name}`, sizeBytes: stats.size, modifiedAt: stats.mtime });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // completed or aborted meanwhile
+      }
+    }
+    return uploads;
   }
 
   /** Absolute path of a blob (for tools and benchmarks that read the file directly). */
@@ -83,6 +268,87 @@ export class FileBlobStore implements BlobStore {
     if (!KEY_PATTERN.test(key)) throw new Error(`Invalid blob key '${key}'`);
     return path.join(this.rootDir, key);
   }
+
+  private uploadPath(uploadKey: string): string {
+    return path.join(this.uploadsDir, uploadIdOf(uploadKey));
+  }
+
+  /** Stream `source` into the file from `base` on, hashing it; fsynced when this resolves. */
+  private async writeDurably(
+    handle: FileHandle,
+    base: number,
+    source: Readable | AsyncIterable<Uint8Array>,
+    algorithms: DigestAlgorithm[],
+    maxBytes: number | undefined,
+  ): Promise<{ sizeBytes: number; digests: Record<DigestAlgorithm, string> }> {
+    const writer = new HashingWriter({
+      algorithms,
+      maxBytes,
+      hashing: this.hashing,
+      writeAt: (bytes, position) => writeFully(handle, bytes, base + position),
+    });
+    try {
+      await pump(source, writer);
+    } finally {
+      await writer.whenIdle(); // no write may land after the caller closes or truncates the file
+    }
+    await handle.sync();
+    return { sizeBytes: writer.sizeBytes, digests: writer.digests() };
+  }
+
+  /** Rename a durable file to a blob key, durably (new directories included). */
+  private async moveIntoPlace(from: string, key: string): Promise<void> {
+    const finalPath = this.pathOf(key);
+    const dir = path.dirname(finalPath);
+    const created = await fs.promises.mkdir(dir, { recursive: true });
+    if (created !== undefined) {
+      // New directories are entries of their parents, which must be durable too.
+      await fsyncDirectory(path.dirname(dir));
+      await fsyncDirectory(this.rootDir);
+    }
+    await fs.promises.rename(from, finalPath);
+    await fsyncDirectory(dir);
+  }
+}
+
+/**
+ * pipeline(source, writer), except that a failure on the writer's side (a limit, a full disk) leaves
+ * a Readable source undestroyed, unpiped and paused: an HTTP door can still answer the request (413)
+ * on the connection it came from, and decides itself what becomes of the rest of the body.
+ */
+function pump(source: Readable | AsyncIterable<Uint8Array>, writer: HashingWriter): Promise<void> {
+  if (!(source instanceof Readable)) return pipeline(source, writer);
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const settle = (error?: Error | null) => {
+      if (settled) return;
+      settled = true;
+      stopWatchingWriter();
+      if (!error) {
+        stopWatchingSource();
+        return resolve();
+      }
+      // The source watcher stays: a later error of the abandoned source (a reset connection) must
+      // not go unhandled.
+      source.unpipe(writer);
+      if (!source.destroyed) source.pause();
+      if (!writer.destroyed) writer.destroy(error);
+      reject(error);
+    };
+    writer.on('error', () => undefined); // reported through settle()
+    // The source ending is the writer's business (pipe ends it); its failing or closing early is ours.
+    const stopWatchingSource = finished(source, { writable: false }, (error) => error && settle(error));
+    const stopWatchingWriter = finished(writer, (error) => settle(error));
+    source.pipe(writer);
+  });
+}
+
+/** MD5 and SHA-256 of a stored blob, read back (an upload's parts were hashed one by one). */
+export async function digestBlob(store: BlobStore, key: string, hashing?: Hashing): Promise<StoredBlob> {
+  const writer = new HashingWriter({ algorithms: BLOB_DIGESTS, hashing });
+  await pipeline(store.open(key), writer);
+  const digests = writer.digests();
+  return { key, sizeBytes: writer.sizeBytes, sha256: digests.sha256, md5: digests.md5 };
 }
 
 /** fsync a directory, so a rename into it survives a crash. */
@@ -93,4 +359,42 @@ export async function fsyncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+function blobKeyOf(id: string): string {
+  return `${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
+}
+
+function uploadIdOf(uploadKey: string): string {
+  const match = UPLOAD_KEY_PATTERN.exec(uploadKey);
+  if (!match) throw new Error(`Invalid upload key '${uploadKey}'`);
+  return match[1]!;
+}
+
+async function writeFully(handle: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+function assertPartPlacement(part: UploadPartPlacement): void {
+  if (!Number.isSafeInteger(part.partNumber) || part.partNumber < 1) throw new RangeError(`Invalid part number ${part.partNumber}`);
+  if (!Number.isSafeInteger(part.offset) || part.offset < 0) throw new RangeError(`Invalid part offset ${part.offset}`);
+}
+
+/** The length of parts that must cover 0…n without gap or overlap. */
+function contiguousLength(parts: CommittedUploadPart[]): number {
+  const numbers = new Set<number>();
+  let length = 0;
+  for (const part of [...parts].sort((a, b) => a.offset - b.offset)) {
+    assertPartPlacement(part);
+    if (numbers.has(part.partNumber)) throw new RangeError(`Part number ${part.partNumber} is given twice`);
+    numbers.add(part.partNumber);
+    if (!Number.isSafeInteger(part.sizeBytes) || part.sizeBytes < 0) throw new RangeError(`Invalid part size ${part.sizeBytes}`);
+    if (part.offset !== length) throw new RangeError(`The parts do not join up: one starts at ${part.offset}, the previous ones end at ${length}`);
+    length += part.sizeBytes;
+  }
+  return length;
 }

@@ -250,16 +250,13 @@ describe('archiveFormTasks', () => {
           newTask(owner, { attachments: [bytesAttachment('b.txt', Buffer.from('b'))], shipmentMetadata: [{ key: 'explode', value: '1' }] }),
         ];
         const written: string[] = [];
-        const spyingBlobs: BlobStore = {
-          put: async (source) => {
+        const spyingBlobs: BlobStore = Object.assign(Object.create(app.blobs) as BlobStore, {
+          put: async (source: Parameters<BlobStore['put']>[0]) => {
             const blob = await app.blobs.put(source);
             written.push(blob.key);
             return blob;
           },
-          open: (key) => app.blobs.open(key),
-          stat: (key) => app.blobs.stat(key),
-          delete: (key) => app.blobs.delete(key),
-        };
+        });
         await expect(archiveFormTasks({ db: app.db, blobs: spyingBlobs }, owner.serviceOwnerId, tasks)).rejects.toThrow('injected failure');
         expect(written).toHaveLength(2); // the failure really came after the blobs
         for (const key of written) expect(await app.blobs.stat(key)).toBeUndefined();

@@ -1,0 +1,778 @@
+/**
+ * Resumable uploads of a transfer's bytes (TUS 1.0, CONTRACT §5): creating an upload, writing it
+ * chunk by chunk at the offset the database holds, completing it into a blob and attaching that
+ * to the transfer, concatenating partial uploads (parallel clients), termination and expiration.
+ * The Altinn 3 door (src/services/broker-api/tus.ts) only translates headers to these calls.
+ *
+ * - The database is the authority on an upload's offset (`broker_uploads.upload_offset`): a chunk
+ *   streams into the blob store (durable when writeUploadPart resolves) with no transaction open,
+ *   then a short transaction records the part and moves the offset. A chunk that broke, failed its
+ *   checksum or lost its lease is never recorded, and the next write at that offset replaces it.
+ * - A writer holds a lease on the upload row (`lease_token`, `lease_until`, renewed while it
+ *   streams): of two concurrent writes one wins, the other is told the upload is busy.
+ * - Upload attempts (upload-attempts.ts): a single upload is the attempt `tus:<uploadId>`. The
+ *   partial uploads of a parallel client (and their final) share `tus:concat`, since they arrive
+ *   together and none may discard its siblings. Uploads of an attempt that was replaced are
+ *   aborted by the ABORT_UPLOAD_JOB (abortResumableUploads).
+ * - A completed single upload is attached with MD5 and SHA-256 when this process saw every byte in
+ *   order (a running hash per upload, kept in memory); otherwise with none, and the processing job
+ *   reads the blob back. A final (concatenated) upload is composed by COMPOSE_UPLOAD_JOB, which
+ *   hashes on the way, so the client does not wait for a copy of many gigabytes.
+ * - Incomplete uploads expire 24 hours after their last write (sliding, as tusdotnet): the
+ *   periodic sweep (expireResumableUploads) deletes their bytes and rows.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { finished, Transform, type Readable } from 'node:stream';
+import type { Knex } from 'knex';
+import { enqueueJob } from '../jobs/queue';
+import { BlobTooLargeError, type BlobStore } from '../storage/blob-store';
+import { HashingWriter } from '../storage/hashing-writer';
+import { brokerError, isBrokerError } from './errors';
+import { lockFileTransfer, requireFileTransfer } from './file-transfer-store';
+import { COMPOSE_UPLOAD_JOB } from './job-kinds';
+import { requireResource } from './resources';
+import { deleteBlobLater } from './status-changes';
+import { attachUploadedBytes, failCurrentAttempt, maxFileTransferSize, startUploadAttempt, type UploadedBytes } from './upload-attempts';
+import { UPLOADABLE_STATUSES, type BrokerCaller, type BrokerContext, type FileTransfer } from './types';
+
+/** An incomplete upload expires this long after its last write (sliding). */
+export const UPLOAD_EXPIRATION_MS = 24 * 60 * 60 * 1000;
+/** A writer's hold on an upload; renewed every third of it while the chunk streams. */
+export const UPLOAD_LEASE_MS = 30_000;
+/** The attempt shared by the partial uploads of a transfer and the final that concatenates them. */
+export const CONCAT_ATTEMPT = 'tus:concat';
+
+export type ResumableUploadKind = 'single' | 'partial' | 'final';
+
+export interface ResumableUpload {
+  uploadId: string;
+  fileTransferId: string;
+  kind: ResumableUploadKind;
+  uploadLength: number;
+  uploadOffset: number;
+  /** For a final upload: its partial uploads, in order; otherwise empty. */
+  partialIds: string[];
+  /** When an incomplete upload expires (24 h after its last write); null once complete. */
+  expiresAt: Date | null;
+}
+
+/** Which upload of a transfer a request names: its partial upload by id, or else its main upload. */
+export interface UploadRef {
+  fileTransferId: string;
+  /** A partial upload's id (a UUID); absent: the transfer's single or final upload. */
+  partialId?: string;
+}
+
+/** Refusals of the resumable-upload protocol itself (the transfer's own rules are BrokerErrors). */
+export type ResumableUploadErrorReason =
+  | 'UploadNotFound'
+  | 'OffsetMismatch'
+  | 'UploadLocked'
+  | 'ChunkExceedsLength'
+  | 'ChunkChecksumMismatch'
+  | 'FinalUploadNotWritable'
+  | 'PartialUploadsNotFound'
+  | 'PartialUploadsIncomplete';
+
+export class ResumableUploadError extends Error {
+  constructor(
+    readonly reason: ResumableUploadErrorReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ResumableUploadError';
+  }
+}
+
+const uploadNotFound = () => new ResumableUploadError('UploadNotFound', 'Upload not found');
+const uploadLocked = (uploadId: string) => new ResumableUploadError('UploadLocked', `File ${uploadId} is currently being updated. Please try again later`);
+const offsetMismatch = (stored: number, requested: number) =>
+  new ResumableUploadError('OffsetMismatch', `Offset does not match file. File offset: ${stored}. Request offset: ${requested}`);
+
+interface UploadRow {
+  id: string;
+  file_transfer_id: string;
+  kind: ResumableUploadKind;
+  upload_key: string | null;
+  upload_length: number | string;
+  upload_offset: number | string;
+  lease_token: string | null;
+  lease_until: Date | null;
+  partial_ids: string[] | string | null;
+  created_at: Date;
+  last_activity_at: Date;
+  expires_at: Date;
+  completed_at: Date | null;
+  blob_key: string | null;
+}
+
+interface PartRow {
+  part_number: number;
+  offset: number | string;
+  size_bytes: number | string;
+  etag: string;
+}
+
+/** The transfer's state that decides which of its uploads still count. */
+interface TransferUploadState {
+  transfer: FileTransfer;
+  attempt: string | null;
+}
+
+const lengthOf = (row: UploadRow) => Number(row.upload_length);
+const offsetOf = (row: UploadRow) => Number(row.upload_offset);
+const partialIdsOf = (row: UploadRow): string[] => (row.partial_ids === null ? [] : typeof row.partial_ids === 'string' ? (JSON.parse(row.partial_ids) as string[]) : row.partial_ids);
+const attemptOf = (row: Pick<UploadRow, 'id' | 'kind'>) => (row.kind === 'single' ? `tus:${row.id}` : CONCAT_ATTEMPT);
+const expiryAfter = (at: Date) => new Date(at.getTime() + UPLOAD_EXPIRATION_MS);
+
+function toUpload(row: UploadRow): ResumableUpload {
+  const complete = offsetOf(row) === lengthOf(row);
+  return {
+    uploadId: row.id,
+    fileTransferId: row.file_transfer_id,
+    kind: row.kind,
+    uploadLength: lengthOf(row),
+    uploadOffset: offsetOf(row),
+    partialIds: partialIdsOf(row),
+    expiresAt: complete ? null : new Date(row.expires_at),
+  };
+}
+
+/** Whether the row belongs to the transfer's current upload attempt (and may still be written). */
+function isCurrent(row: UploadRow, state: TransferUploadState): boolean {
+  return UPLOADABLE_STATUSES.includes(state.transfer.status.status) && state.attempt === attemptOf(row);
+}
+
+function isExpired(ctx: BrokerContext, row: UploadRow): boolean {
+  return row.completed_at === null && new Date(row.expires_at).getTime() <= ctx.clock.now().getTime();
+}
+
+async function loadUploadState(ctx: BrokerContext, caller: BrokerCaller, fileTransferId: string): Promise<TransferUploadState> {
+  const transfer = await requireFileTransfer(ctx.db, fileTransferId, caller, 'Sender');
+  const row = await ctx.db('broker_file_transfers').where({ id: transfer.fileTransferId }).first<{ upload_attempt: string | null }>('upload_attempt');
+  return { transfer, attempt: row?.upload_attempt ?? null };
+}
+
+/**
+ * The upload a request names. The main upload of a transfer (its URL is the transfer's) is the one
+ * of its current attempt, else the one whose blob the transfer holds, else its latest.
+ */
+async function resolveUpload(ctx: BrokerContext, state: TransferUploadState, ref: UploadRef): Promise<UploadRow> {
+  const fileTransferId = state.transfer.fileTransferId;
+  let row: UploadRow | undefined;
+  if (ref.partialId !== undefined) {
+    row = await ctx.db<UploadRow>('broker_uploads').where({ id: ref.partialId.toLowerCase(), file_transfer_id: fileTransferId, kind: 'partial' }).first();
+  } else {
+    const main = () => ctx.db<UploadRow>('broker_uploads').where({ file_transfer_id: fileTransferId }).whereIn('kind', ['single', 'final']);
+    if (state.attempt?.startsWith('tus:') && state.attempt !== CONCAT_ATTEMPT) row = await main().where({ id: state.attempt.slice('tus:'.length) }).first();
+    else if (state.attempt === CONCAT_ATTEMPT) row = await main().where({ kind: 'final' }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id' }]).first();
+    if (!row && state.transfer.blobKey) row = await main().where({ blob_key: state.transfer.blobKey }).first();
+    if (!row && state.attempt === null) row = await main().orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id' }]).first();
+  }
+  // An incomplete upload that expired, or that a newer attempt replaced, is gone for the client.
+  if (!row || isExpired(ctx, row) || (offsetOf(row) < lengthOf(row) && !isCurrent(row, state))) throw uploadNotFound();
+  return row;
+}
+
+function requireUploadable(transfer: FileTransfer): void {
+  if (!UPLOADABLE_STATUSES.includes(transfer.status.status)) throw brokerError('FileTransferAlreadyUploaded');
+}
+
+async function requireSizeAllowed(ctx: BrokerContext, transfer: FileTransfer, size: number): Promise<void> {
+  const resource = await requireResource(ctx.db, transfer.resourceId);
+  if (size > maxFileTransferSize(ctx, resource, transfer.useVirusScan)) throw brokerError('FileSizeTooBig');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases
+
+/**
+ * Takes the upload's lease if no one holds it; `expectedOffset` additionally requires the offset
+ * not to have moved. An incomplete upload that has expired cannot be leased any more (the expiry
+ * sweep may be deleting it).
+ */
+async function acquireLease(ctx: BrokerContext, uploadId: string, options: { expectedOffset?: number } = {}): Promise<string | undefined> {
+  const token = randomUUID();
+  const now = ctx.clock.now();
+  const query = ctx
+    .db('broker_uploads')
+    .where({ id: uploadId })
+    .where((free) => free.whereNull('lease_until').orWhere('lease_until', '<=', now))
+    .where((alive) => alive.whereNotNull('completed_at').orWhere('expires_at', '>', now));
+  if (options.expectedOffset !== undefined) query.where({ upload_offset: options.expectedOffset });
+  const updated = await query.update({ lease_token: token, lease_until: new Date(now.getTime() + UPLOAD_LEASE_MS) });
+  return updated === 1 ? token : undefined;
+}
+
+async function releaseLease(ctx: BrokerContext, uploadId: string, token: string): Promise<void> {
+  await ctx.db('broker_uploads').where({ id: uploadId, lease_token: token }).update({ lease_token: null, lease_until: null });
+}
+
+/** Renews a lease while a chunk streams; a lost lease stops the stream (the other writer wins). */
+function keepLease(ctx: BrokerContext, uploadId: string, token: string, body: Readable): { stop(): void; lost(): Error | undefined } {
+  let lostError: Error | undefined;
+  const timer = setInterval(() => {
+    const until = new Date(ctx.clock.now().getTime() + UPLOAD_LEASE_MS);
+    ctx
+      .db('broker_uploads')
+      .where({ id: uploadId, lease_token: token })
+      .update({ lease_until: until })
+      .then(
+        (updated: number) => {
+          if (updated === 1 || lostError) return;
+          lostError = uploadLocked(uploadId);
+          body.destroy(lostError);
+        },
+        (error: unknown) => ctx.log.warn({ err: error, uploadId }, 'could not renew the lease of a resumable upload'),
+      );
+  }, UPLOAD_LEASE_MS / 3);
+  timer.unref();
+  return { stop: () => clearInterval(timer), lost: () => lostError };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running hashes: MD5 and SHA-256 of a single upload while its chunks arrive in order here
+
+interface RunningHash {
+  writer: HashingWriter;
+  /** The bytes hashed so far: the upload's committed offset. */
+  offset: number;
+  usedAt: number;
+}
+
+/** At most this many uploads keep a running hash (each holds a few MiB of slabs while active). */
+const MAX_RUNNING_HASHES = 16;
+/** A running hash unused this long is dropped (the upload then hashes in its processing job). */
+const RUNNING_HASH_IDLE_MS = 15 * 60_000;
+const runningHashes = new WeakMap<BlobStore, Map<string, RunningHash>>();
+
+function runningHashesOf(ctx: BrokerContext): Map<string, RunningHash> {
+  let map = runningHashes.get(ctx.blobs);
+  if (!map) {
+    map = new Map();
+    runningHashes.set(ctx.blobs, map);
+  }
+  return map;
+}
+
+/** Drops running hashes unused for RUNNING_HASH_IDLE_MS (an abandoned upload's slabs are freed). */
+function dropIdleRunningHashes(map: Map<string, RunningHash>): void {
+  const now = Date.now();
+  for (const [id, hash] of map) {
+    if (now - hash.usedAt > RUNNING_HASH_IDLE_MS) {
+      dropRunningHash(hash);
+      map.delete(id);
+    }
+  }
+}
+
+function dropRunningHash(hash: RunningHash | undefined): void {
+  if (hash && !hash.writer.destroyed) hash.writer.destroy();
+}
+
+function forgetRunningHash(ctx: BrokerContext, uploadId: string): void {
+  const map = runningHashesOf(ctx);
+  dropRunningHash(map.get(uploadId));
+  map.delete(uploadId);
+}
+
+/** The running hash of an upload whose next chunk starts at `offset`, taken out while the lease is held. */
+function takeRunningHash(ctx: BrokerContext, row: UploadRow, offset: number): RunningHash | undefined {
+  if (row.kind !== 'single') return undefined;
+  const map = runningHashesOf(ctx);
+  const taken = map.get(row.id);
+  map.delete(row.id);
+  if (taken && taken.offset === offset) return taken;
+  dropRunningHash(taken);
+  if (offset !== 0) return undefined;
+  const writer = new HashingWriter({ algorithms: ['md5', 'sha256'] });
+  writer.on('error', () => undefined); // a failed hash is only a lost shortcut: see hashesOf()
+  return { writer, offset: 0, usedAt: Date.now() };
+}
+
+function putBackRunningHash(ctx: BrokerContext, uploadId: string, hash: RunningHash): void {
+  const map = runningHashesOf(ctx);
+  dropIdleRunningHashes(map);
+  while (map.size >= MAX_RUNNING_HASHES) {
+    const [oldestId, oldest] = [...map].reduce((a, b) => (b[1].usedAt < a[1].usedAt ? b : a));
+    dropRunningHash(oldest);
+    map.delete(oldestId);
+  }
+  hash.usedAt = Date.now();
+  map.set(uploadId, hash);
+  armIdleSweep(map);
+}
+
+const idleSweepArmed = new WeakSet<Map<string, RunningHash>>();
+
+/** Idle hashes go even when no request comes any more (the timer does not keep the process alive). */
+function armIdleSweep(map: Map<string, RunningHash>): void {
+  if (idleSweepArmed.has(map)) return;
+  idleSweepArmed.add(map);
+  const timer = setTimeout(() => {
+    idleSweepArmed.delete(map);
+    dropIdleRunningHashes(map);
+    if (map.size > 0) armIdleSweep(map);
+  }, RUNNING_HASH_IDLE_MS / 3);
+  timer.unref();
+}
+
+/** The digests of every byte of the upload, or nulls when the running hash failed. */
+async function hashesOf(hash: RunningHash): Promise<{ md5: string | null; sha256: string | null }> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      hash.writer.once('error', reject);
+      hash.writer.end(() => resolve());
+    });
+    const digests = hash.writer.digests();
+    return { md5: digests.md5, sha256: digests.sha256 };
+  } catch {
+    return { md5: null, sha256: null };
+  }
+}
+
+/** The chunk as it streams to the store, also fed to the running hash (which holds it back when busy). */
+function teeInto(source: Readable, writer: HashingWriter): Readable {
+  const tee = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      writer.write(chunk, (error) => (error ? callback(error) : callback(null, chunk)));
+    },
+  });
+  // The store learns of a failure from the stream's state, even one that happens before it starts
+  // reading (a client gone while the upload file opens): never as an unhandled 'error' event.
+  tee.on('error', () => undefined);
+  finished(source, { writable: false }, (error) => {
+    if (error) tee.destroy(error);
+  });
+  source.pipe(tee);
+  return tee;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creation
+
+export interface CreateUploadRequest {
+  kind: 'single' | 'partial';
+  uploadLength: number;
+}
+
+/**
+ * Creates an upload of the transfer (TUS POST): UploadStarted the first time, the upload attempt
+ * recorded (a new single upload replaces whatever upload came before it). An empty upload is
+ * complete at once.
+ */
+export async function createResumableUpload(ctx: BrokerContext, caller: BrokerCaller, fileTransferId: string, request: CreateUploadRequest): Promise<ResumableUpload> {
+  if (!Number.isSafeInteger(request.uploadLength) || request.uploadLength < 0) throw new RangeError(`Invalid upload length ${request.uploadLength}`);
+  const { transfer } = await loadUploadState(ctx, caller, fileTransferId);
+  requireUploadable(transfer);
+  await requireSizeAllowed(ctx, transfer, request.uploadLength);
+
+  const uploadId = randomUUID();
+  await startUploadAttempt(ctx, transfer.fileTransferId, attemptOf({ id: uploadId, kind: request.kind }), { recordEveryAttempt: false });
+  // The row comes after the attempt: the job that aborts a replaced attempt's uploads never sees it as stale.
+  const uploadKey = await ctx.blobs.createUpload();
+  const now = ctx.clock.now();
+  const row: UploadRow = {
+    id: uploadId,
+    file_transfer_id: transfer.fileTransferId,
+    kind: request.kind,
+    upload_key: uploadKey,
+    upload_length: request.uploadLength,
+    upload_offset: 0,
+    lease_token: null,
+    lease_until: null,
+    partial_ids: null,
+    created_at: now,
+    last_activity_at: now,
+    expires_at: expiryAfter(now),
+    completed_at: null,
+    blob_key: null,
+  };
+  await ctx.db('broker_uploads').insert(row);
+  if (request.uploadLength === 0) {
+    const lease = await acquireLease(ctx, uploadId);
+    if (lease) {
+      const empty = { md5: createHash('md5').digest('hex'), sha256: createHash('sha256').digest('hex') };
+      await finishUpload(ctx, row, lease, empty);
+    }
+    return toUpload((await ctx.db<UploadRow>('broker_uploads').where({ id: uploadId }).first()) ?? row);
+  }
+  return toUpload(row);
+}
+
+/**
+ * Creates the final upload of a concatenation (TUS POST `Upload-Concat: final;…`): the partial
+ * uploads, all complete and of this transfer, in order. It is complete at once (its length is
+ * theirs); the blob is composed by COMPOSE_UPLOAD_JOB, which then attaches it.
+ */
+export async function createFinalUpload(ctx: BrokerContext, caller: BrokerCaller, fileTransferId: string, partialIds: string[]): Promise<ResumableUpload> {
+  const { transfer } = await loadUploadState(ctx, caller, fileTransferId);
+  requireUploadable(transfer);
+  const ids = partialIds.map((id) => id.toLowerCase());
+  if (ids.length === 0 || new Set(ids).size !== ids.length) {
+    throw new ResumableUploadError('PartialUploadsNotFound', 'Upload-Concat final must name each partial upload once');
+  }
+  const partials = await loadPartials(ctx.db, transfer.fileTransferId, ids);
+  const length = partials.reduce((sum, row) => sum + lengthOf(row), 0);
+  await requireSizeAllowed(ctx, transfer, length);
+  await startUploadAttempt(ctx, transfer.fileTransferId, CONCAT_ATTEMPT, { recordEveryAttempt: false });
+
+  const uploadId = randomUUID();
+  const now = ctx.clock.now();
+  const row: UploadRow = {
+    id: uploadId,
+    file_transfer_id: transfer.fileTransferId,
+    kind: 'final',
+    upload_key: null,
+    upload_length: length,
+    upload_offset: length,
+    lease_token: null,
+    lease_until: null,
+    partial_ids: JSON.stringify(ids),
+    created_at: now,
+    last_activity_at: now,
+    expires_at: expiryAfter(now),
+    completed_at: null,
+    blob_key: null,
+  };
+  await ctx.db.transaction(async (trx) => {
+    // Under the transfer's lock, so that a job aborting a replaced attempt cannot take the partials meanwhile.
+    const locked = await lockFileTransfer(trx, transfer.fileTransferId);
+    const attempt = await trx('broker_file_transfers').where({ id: transfer.fileTransferId }).first<{ upload_attempt: string | null }>('upload_attempt');
+    if (!locked || !UPLOADABLE_STATUSES.includes(locked.status.status) || attempt?.upload_attempt !== CONCAT_ATTEMPT) throw brokerError('FileTransferAlreadyUploaded');
+    await loadPartials(trx, transfer.fileTransferId, ids);
+    await trx('broker_uploads').insert(row);
+    // The partials must outlive the composition.
+    await trx('broker_uploads').whereIn('id', ids).update({ last_activity_at: now, expires_at: expiryAfter(now) });
+    await enqueueJob(trx, ctx.clock, { kind: COMPOSE_UPLOAD_JOB, payload: { uploadId }, key: `${COMPOSE_UPLOAD_JOB}:${uploadId}` });
+  });
+  ctx.wakeJobs();
+  return toUpload(row);
+}
+
+async function loadPartials(db: Knex | Knex.Transaction, fileTransferId: string, ids: string[]): Promise<UploadRow[]> {
+  const rows = await db<UploadRow>('broker_uploads').whereIn('id', ids).where({ file_transfer_id: fileTransferId, kind: 'partial' }).select();
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const ordered = ids.map((id) => byId.get(id));
+  if (ordered.some((row) => row === undefined)) throw new ResumableUploadError('PartialUploadsNotFound', 'Could not find some of the files supplied for concatenation');
+  if (ordered.some((row) => row!.completed_at === null || !row!.blob_key)) {
+    throw new ResumableUploadError('PartialUploadsIncomplete', 'Some of the files supplied for concatenation are not finished and can not be concatenated');
+  }
+  return ordered as UploadRow[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the state (HEAD)
+
+/** The upload as it stands (TUS HEAD). Only the sender sees it; an expired or replaced one is gone. */
+export async function getResumableUpload(ctx: BrokerContext, caller: BrokerCaller, ref: UploadRef): Promise<ResumableUpload> {
+  const state = await loadUploadState(ctx, caller, ref.fileTransferId);
+  const row = await resolveUpload(ctx, state, ref);
+  await settleCompletedUpload(ctx, state, row);
+  return toUpload(row);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing a chunk (PATCH)
+
+export interface WriteChunkRequest {
+  /** Where the client says the chunk starts (Upload-Offset); must be the stored offset. */
+  offset: number;
+  source: Readable;
+  /** The chunk's declared size, checked against the upload's length before a byte is read. */
+  contentLength?: number;
+  /** Lower-case hex MD5 the chunk must have (TUS checksum extension). */
+  expectedMd5?: string;
+}
+
+export interface WriteChunkResult {
+  upload: ResumableUpload;
+  /** False for a repeated write at the end of a complete upload (a safe retry). */
+  changed: boolean;
+}
+
+/**
+ * Writes one chunk at the stored offset (TUS PATCH). The bytes stream to the blob store under the
+ * upload's lease; only once they are durable (and match their checksum) does the offset move. The
+ * last chunk completes the upload; a single upload is then attached to the transfer.
+ */
+export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCaller, ref: UploadRef, request: WriteChunkRequest): Promise<WriteChunkResult> {
+  const state = await loadUploadState(ctx, caller, ref.fileTransferId);
+  const row = await resolveUpload(ctx, state, ref).catch((error: unknown) => {
+    // Altinn checks the transfer's status first: past UploadStarted, writing is a conflict.
+    if (error instanceof ResumableUploadError && error.reason === 'UploadNotFound') requireUploadable(state.transfer);
+    throw error;
+  });
+  if (row.kind === 'final') throw new ResumableUploadError('FinalUploadNotWritable', 'File with "Upload-Concat: final" cannot be patched');
+  const length = lengthOf(row);
+  if (offsetOf(row) === length) {
+    if (request.offset !== length) throw offsetMismatch(length, request.offset);
+    await settleCompletedUpload(ctx, state, row);
+    return { upload: toUpload(row), changed: false };
+  }
+  requireUploadable(state.transfer);
+  if (request.offset !== offsetOf(row)) throw offsetMismatch(offsetOf(row), request.offset);
+  if (request.contentLength !== undefined && request.offset + request.contentLength > length) throw chunkTooLong(request.offset + request.contentLength, length);
+
+  const lease = await acquireLease(ctx, row.id, { expectedOffset: request.offset });
+  if (!lease) {
+    const now = await ctx.db<UploadRow>('broker_uploads').where({ id: row.id }).first();
+    if (!now || isExpired(ctx, now)) throw uploadNotFound();
+    if (offsetOf(now) !== request.offset) throw offsetMismatch(offsetOf(now), request.offset);
+    throw uploadLocked(row.id);
+  }
+  let completing = false;
+  try {
+    const parts = await ctx.db('broker_upload_parts').where({ upload_id: row.id }).count<{ count: number | string }[]>({ count: '*' });
+    const partNumber = Number(parts[0]?.count ?? 0) + 1;
+    const hash = takeRunningHash(ctx, row, request.offset);
+    const body = hash ? teeInto(request.source, hash.writer) : request.source;
+    const renewal = keepLease(ctx, row.id, lease, body);
+    let written: Awaited<ReturnType<BlobStore['writeUploadPart']>>;
+    try {
+      written = await ctx.blobs.writeUploadPart(row.upload_key!, { partNumber, offset: request.offset }, body, { maxBytes: length - request.offset });
+    } catch (error) {
+      dropRunningHash(hash);
+      if (error instanceof BlobTooLargeError) throw chunkTooLong(undefined, length);
+      throw renewal.lost() ?? error;
+    } finally {
+      renewal.stop();
+    }
+    if (request.expectedMd5 !== undefined && written.md5 !== request.expectedMd5) {
+      dropRunningHash(hash);
+      throw new ResumableUploadError('ChunkChecksumMismatch', 'Header Upload-Checksum does not match the checksum of the file');
+    }
+
+    const newOffset = request.offset + written.sizeBytes;
+    const now = ctx.clock.now();
+    const committed = await ctx.db.transaction(async (trx) => {
+      const updated = await trx('broker_uploads')
+        .where({ id: row.id, lease_token: lease, upload_offset: request.offset })
+        .update({ upload_offset: newOffset, last_activity_at: now, expires_at: expiryAfter(now) });
+      if (updated !== 1) return false;
+      if (written.sizeBytes > 0) {
+        await trx('broker_upload_parts').insert({ upload_id: row.id, part_number: partNumber, offset: request.offset, size_bytes: written.sizeBytes, etag: written.etag, md5: written.md5 });
+      }
+      return true;
+    });
+    if (!committed) {
+      dropRunningHash(hash);
+      throw uploadLocked(row.id);
+    }
+    const advanced: UploadRow = { ...row, upload_offset: newOffset, last_activity_at: now, expires_at: expiryAfter(now) };
+    if (newOffset < length) {
+      if (hash) putBackRunningHash(ctx, row.id, { ...hash, offset: newOffset });
+      return { upload: toUpload(advanced), changed: true };
+    }
+    completing = true;
+    const hashes = hash ? await hashesOf(hash) : { md5: null, sha256: null };
+    const finished = await finishUpload(ctx, advanced, lease, hashes);
+    return { upload: toUpload(finished), changed: true };
+  } finally {
+    if (!completing) await releaseLease(ctx, row.id, lease);
+  }
+}
+
+function chunkTooLong(end: number | undefined, length: number): ResumableUploadError {
+  const what = end === undefined ? 'The request holds' : `The request ends at byte ${end}, which is`;
+  return new ResumableUploadError('ChunkExceedsLength', `${what} more data than the upload's length of ${length} bytes`);
+}
+
+/**
+ * Completes an upload whose every byte is stored, holding its lease (released here): the parts
+ * become a blob, the row records it, and a single upload's blob is attached to the transfer.
+ * Rerun after a crash it returns the same blob (completeUpload) and attaches it only while the
+ * upload is still the transfer's attempt.
+ */
+async function finishUpload(ctx: BrokerContext, row: UploadRow, lease: string, hashes: { md5: string | null; sha256: string | null }): Promise<UploadRow> {
+  try {
+    let blobKey = row.blob_key;
+    if (row.completed_at === null) {
+      const parts: PartRow[] = await ctx.db('broker_upload_parts').where({ upload_id: row.id }).orderBy('part_number').select('part_number', 'offset', 'size_bytes', 'etag');
+      const blob = await ctx.blobs.completeUpload(
+        row.upload_key!,
+        parts.map((part) => ({ partNumber: part.part_number, offset: Number(part.offset), sizeBytes: Number(part.size_bytes), etag: part.etag })),
+      );
+      const now = ctx.clock.now();
+      const updated = await ctx.db('broker_uploads').where({ id: row.id, lease_token: lease }).update({ completed_at: now, blob_key: blob.key, last_activity_at: now, expires_at: expiryAfter(now) });
+      if (updated !== 1) {
+        // The row went (terminated, aborted, expired) while we completed it: so do its bytes.
+        await ctx.blobs.delete(blob.key);
+        throw uploadNotFound();
+      }
+      blobKey = blob.key;
+      row = { ...row, completed_at: now, blob_key: blob.key };
+    }
+    if (row.kind === 'single') await attachIfCurrent(ctx, row, { key: blobKey!, sizeBytes: lengthOf(row), ...hashes });
+    return row;
+  } finally {
+    forgetRunningHash(ctx, row.id);
+    await releaseLease(ctx, row.id, lease);
+  }
+}
+
+/**
+ * Attaches a completed upload's blob to the transfer if the upload is still its attempt. A blob
+ * whose MD5 differs from the one given at initialize fails the transfer (as Altinn's deferred
+ * check does); the upload itself succeeded, so that is not the client's error here.
+ */
+async function attachIfCurrent(ctx: BrokerContext, row: UploadRow, bytes: UploadedBytes): Promise<void> {
+  const current = await ctx.db('broker_file_transfers').where({ id: row.file_transfer_id }).first<{ upload_attempt: string | null } | undefined>('upload_attempt');
+  if (current?.upload_attempt !== attemptOf(row)) return;
+  try {
+    await attachUploadedBytes(ctx, row.file_transfer_id, attemptOf(row), bytes);
+  } catch (error) {
+    if (!isBrokerError(error, 'ChecksumMismatch')) throw error;
+  }
+  // Whatever else was uploaded for the transfer is now of no use.
+  await abortResumableUploads(ctx, row.file_transfer_id).catch((abortError: unknown) =>
+    ctx.log.warn({ err: abortError, fileTransferId: row.file_transfer_id }, 'could not clear the other resumable uploads of an uploaded transfer'),
+  );
+}
+
+/**
+ * A complete upload that a crash left unattached (its bytes all stored, the transfer still waiting
+ * on it) is finished now, on the next request that sees it. Finals are the compose job's.
+ */
+async function settleCompletedUpload(ctx: BrokerContext, state: TransferUploadState, row: UploadRow): Promise<void> {
+  if (row.kind === 'final' || offsetOf(row) !== lengthOf(row)) return;
+  const pending = row.completed_at === null || (row.kind === 'single' && isCurrent(row, state) && row.blob_key !== state.transfer.blobKey);
+  if (!pending) return;
+  const lease = await acquireLease(ctx, row.id);
+  if (!lease) return; // someone else is finishing it
+  const fresh = await ctx.db<UploadRow>('broker_uploads').where({ id: row.id }).first();
+  if (!fresh) return releaseLease(ctx, row.id, lease);
+  try {
+    await finishUpload(ctx, fresh, lease, { md5: null, sha256: null });
+  } catch (error) {
+    ctx.log.warn({ err: error, uploadId: row.id }, 'could not finish a completed resumable upload');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concatenation (the job)
+
+/**
+ * COMPOSE_UPLOAD_JOB: the final upload's partials become one blob (hashed on the way), which is
+ * attached to the transfer. Idempotent: a rerun after a crash attaches the composed blob if that
+ * did not happen; a final whose transfer moved on is left to the abort job.
+ */
+export async function composeFinalUpload(ctx: BrokerContext, uploadId: string): Promise<void> {
+  const row = await ctx.db<UploadRow>('broker_uploads').where({ id: uploadId, kind: 'final' }).first();
+  if (!row) return;
+  const transferId = row.file_transfer_id;
+  const attempt = await ctx.db('broker_file_transfers').where({ id: transferId }).first<{ upload_attempt: string | null; blob_key: string | null } | undefined>('upload_attempt', 'blob_key');
+  if (attempt?.upload_attempt !== CONCAT_ATTEMPT) return;
+  if (row.completed_at !== null) {
+    if (row.blob_key && attempt.blob_key !== row.blob_key) await attachIfCurrent(ctx, row, { key: row.blob_key, sizeBytes: lengthOf(row), md5: null, sha256: null });
+    return;
+  }
+  const ids = partialIdsOf(row);
+  const partials = await ctx.db<UploadRow>('broker_uploads').whereIn('id', ids).where({ file_transfer_id: transferId, kind: 'partial' }).select();
+  const byId = new Map(partials.map((partial) => [partial.id, partial]));
+  const keys = ids.map((id) => byId.get(id)?.blob_key);
+  if (keys.some((key) => !key)) {
+    // Its partials were terminated or expired before they could be composed: the upload failed.
+    ctx.log.warn({ uploadId, fileTransferId: transferId }, 'the partial uploads of a final upload are gone');
+    await failCurrentAttempt(ctx, transferId, CONCAT_ATTEMPT);
+    await ctx.db('broker_uploads').where({ id: uploadId }).delete();
+    return;
+  }
+  const stored = await ctx.blobs.compose(keys as string[]);
+  if (stored.sizeBytes !== lengthOf(row)) {
+    await ctx.blobs.delete(stored.key);
+    throw new Error(`final upload ${uploadId}: its partials hold ${stored.sizeBytes} bytes, not ${lengthOf(row)}`);
+  }
+  const recorded = await ctx.db.transaction(async (trx) => {
+    const now = ctx.clock.now();
+    const updated = await trx('broker_uploads').where({ id: uploadId }).whereNull('completed_at').update({ completed_at: now, blob_key: stored.key, last_activity_at: now, expires_at: expiryAfter(now) });
+    if (updated !== 1) return false;
+    // The partials are consumed.
+    for (const key of keys) await deleteBlobLater(trx, ctx, key!);
+    await trx('broker_uploads').whereIn('id', ids).delete();
+    return true;
+  });
+  if (!recorded) {
+    await ctx.blobs.delete(stored.key);
+    return;
+  }
+  ctx.wakeJobs();
+  await attachIfCurrent(ctx, { ...row, completed_at: ctx.clock.now(), blob_key: stored.key }, stored);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Termination, abort, expiry
+
+/** Terminates an upload (TUS DELETE) while the transfer still takes uploads; its bytes go, the status stays. */
+export async function terminateResumableUpload(ctx: BrokerContext, caller: BrokerCaller, ref: UploadRef): Promise<void> {
+  const state = await loadUploadState(ctx, caller, ref.fileTransferId);
+  requireUploadable(state.transfer);
+  const row = await resolveUpload(ctx, state, ref);
+  const lease = await acquireLease(ctx, row.id);
+  if (!lease) throw uploadLocked(row.id);
+  await discardUploads(ctx, [row], state.transfer.blobKey);
+}
+
+/**
+ * ABORT_UPLOAD_JOB: aborts the transfer's uploads that no longer count (those of a replaced or
+ * ended attempt), deleting their bytes and rows. The upload whose blob the transfer holds stays.
+ */
+export async function abortResumableUploads(ctx: BrokerContext, fileTransferId: string): Promise<void> {
+  const transfer = await ctx.db('broker_file_transfers')
+    .where({ id: fileTransferId })
+    .first<{ status: FileTransfer['status']['status']; upload_attempt: string | null; blob_key: string | null } | undefined>('status', 'upload_attempt', 'blob_key');
+  if (!transfer) return;
+  const uploadable = UPLOADABLE_STATUSES.includes(transfer.status);
+  const rows = await ctx.db<UploadRow>('broker_uploads').where({ file_transfer_id: fileTransferId }).select();
+  const stale = rows.filter((row) => {
+    if (row.blob_key !== null && row.blob_key === transfer.blob_key) return false;
+    return !(uploadable && transfer.upload_attempt === attemptOf(row));
+  });
+  await discardUploads(ctx, stale, transfer.blob_key);
+}
+
+/** How many uploads one sweep discards at most per batch. */
+const EXPIRY_BATCH = 100;
+
+/**
+ * The periodic sweep: every upload whose expiry passed (24 h after its last write) and that no
+ * one is writing is discarded, bytes first. A finished upload's row goes too (the blob it became
+ * stays when the transfer holds it). Returns how many were discarded.
+ */
+export async function expireResumableUploads(ctx: BrokerContext): Promise<number> {
+  let discarded = 0;
+  for (;;) {
+    const now = ctx.clock.now();
+    const rows = await ctx.db<UploadRow>('broker_uploads')
+      .where('expires_at', '<=', now)
+      .where((free) => free.whereNull('lease_until').orWhere('lease_until', '<=', now))
+      .orderBy('expires_at')
+      .limit(EXPIRY_BATCH)
+      .select();
+    if (rows.length === 0) break;
+    const byTransfer = new Map<string, UploadRow[]>();
+    for (const row of rows) byTransfer.set(row.file_transfer_id, [...(byTransfer.get(row.file_transfer_id) ?? []), row]);
+    for (const [fileTransferId, transferRows] of byTransfer) {
+      const transfer = await ctx.db('broker_file_transfers').where({ id: fileTransferId }).first<{ blob_key: string | null } | undefined>('blob_key');
+      discarded += await discardUploads(ctx, transferRows, transfer?.blob_key ?? null);
+    }
+    if (rows.length < EXPIRY_BATCH) break;
+  }
+  if (discarded > 0) ctx.log.info({ discarded }, 'expired resumable uploads discarded');
+  return discarded;
+}
+
+/**
+ * Deletes uploads: their bytes first (idempotent; a crash before the rows go just repeats it),
+ * then their rows. The blob the transfer holds is never touched.
+ */
+async function discardUploads(ctx: BrokerContext, rows: UploadRow[], transferBlobKey: string | null): Promise<number> {
+  for (const row of rows) {
+    forgetRunningHash(ctx, row.id);
+    if (row.completed_at === null && row.upload_key) await ctx.blobs.abortUpload(row.upload_key);
+    if (row.blob_key && row.blob_key !== transferBlobKey) await ctx.blobs.delete(row.blob_key);
+  }
+  if (rows.length === 0) return 0;
+  await ctx.db('broker_uploads').whereIn('id', rows.map((row) => row.id)).delete();
+  return rows.length;
+}
