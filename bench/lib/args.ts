@@ -1,5 +1,18 @@
 /** Command-line options of `npm run bench -- [options]`. */
-export const SCENARIO_NAMES = ['stream-1gb', 'queue-scale', 'list-500', 'formtask-10x1mb', 'purge', 'encrypt-1gb'] as const;
+export const SCENARIO_NAMES = [
+  'stream-1gb',
+  'queue-scale',
+  'list-500',
+  'formtask-10x1mb',
+  'purge',
+  'encrypt-1gb',
+  'blob-hashing',
+  'broker-stream-1gb',
+  'broker-tus-1gb',
+  'broker-load',
+  'broker-altinn2-rest-1gb',
+  'broker-soap-1gb',
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchOptions {

@@ -1,6 +1,12 @@
 /** Every scenario, by name (the order of a run is SCENARIO_NAMES in lib/args.ts). */
 import type { ScenarioName } from '../lib/args';
 import type { Scenario } from '../lib/results';
+import { blobHashing } from './blob-hashing';
+import { brokerAltinn2Rest1gb } from './broker-altinn2-rest-1gb';
+import { brokerLoad } from './broker-load';
+import { brokerSoap1gb } from './broker-soap-1gb';
+import { brokerStream1gb } from './broker-stream-1gb';
+import { brokerTus1gb } from './broker-tus-1gb';
 import { encrypt1gb } from './encrypt-1gb';
 import { formtask10x1mb } from './formtask-10x1mb';
 import { list500 } from './list-500';
@@ -15,4 +21,10 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'formtask-10x1mb': formtask10x1mb,
   purge,
   'encrypt-1gb': encrypt1gb,
+  'blob-hashing': blobHashing,
+  'broker-stream-1gb': brokerStream1gb,
+  'broker-tus-1gb': brokerTus1gb,
+  'broker-load': brokerLoad,
+  'broker-altinn2-rest-1gb': brokerAltinn2Rest1gb,
+  'broker-soap-1gb': brokerSoap1gb,
 };
