@@ -9,13 +9,11 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { knex, type Knex } from 'knex';
-import { Client } from 'pg';
 import pino from 'pino';
 import { ManualClock } from '../../src/clock';
 import { configureResource } from '../../src/broker/configure-resource';
@@ -31,6 +29,7 @@ import { JobRunner } from '../../src/jobs/queue';
 import { FileBlobStore } from '../../src/storage/blob-store';
 import { openDatabase } from '../../src/storage/db';
 import { migrateLatest } from '../../src/storage/migrate';
+import { createTestDatabase } from '../helpers/database';
 
 export const SOURCE = 'https://gateway.example/broker/api/v1/filetransfer';
 export const RESOURCE_ID = 'events-test-resource';
@@ -56,7 +55,7 @@ export interface EventsBed {
 
 export async function openEventsBed(options: { preparedTransactions?: boolean } = {}): Promise<EventsBed> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'agw-events-'));
-  const server = await createServerDatabase(process.env.DATABASE_URL || undefined);
+  const server = await createTestDatabase();
   const db = server.databaseUrl ? openDatabase({ databaseUrl: server.databaseUrl }) : await openEmbedded(options.preparedTransactions ?? false);
   await migrateLatest(db);
   const clock = new ManualClock(new Date('2025-03-01T08:00:00.000Z'));
@@ -206,30 +205,4 @@ export async function startReceiver(answer: Receiver['answer'] = () => 204): Pro
       server.close(() => resolve());
     });
   return receiver;
-}
-
-async function createServerDatabase(serverUrl: string | undefined): Promise<{ databaseUrl: string | undefined; drop(): Promise<void> }> {
-  if (!serverUrl) return { databaseUrl: undefined, drop: async () => {} };
-  const name = `agw_test_${randomBytes(6).toString('hex')}`;
-  await withAdminClient(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    databaseUrl: url.toString(),
-    drop: () =>
-      withAdminClient(serverUrl, async (client) => {
-        await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
-        await client.query(`DROP DATABASE IF EXISTS ${name}`);
-      }),
-  };
-}
-
-async function withAdminClient<T>(serverUrl: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }

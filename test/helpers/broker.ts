@@ -14,19 +14,15 @@
  * Paths given to `call` are under /broker/api/v1 unless they start with `http`.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { openApp } from '../../src/app';
 import { BROKER_SCOPES, issueLocalOrganisationToken } from '../../src/auth/organisation-tokens';
 import { configureResource, type ResourceSettings } from '../../src/broker/configure-resource';
 import { ManualClock } from '../../src/clock';
-import { loadConfig, type Config } from '../../src/config';
+import type { Config } from '../../src/config';
 import { buildServer } from '../../src/server';
 import { BROKER_API_PREFIX } from '../../src/services/broker-api';
-import { createTestDatabase, type TestApp } from './database';
+import { createTestApp, type TestApp } from './database';
 
 /** Organisation numbers with valid check digits, by the part they play. */
 export const ORGS = {
@@ -39,6 +35,16 @@ export const ORGS = {
 export type OrgRole = keyof typeof ORGS;
 
 export const party = (orgNumber: string) => `0192:${orgNumber}`;
+
+/** What `events()` lists for a transfer from ORGS.sender to ORGS.recipient alone, published, then downloaded and confirmed. */
+export const CONFIRMED_TRANSFER_EVENTS = [
+  `filetransferinitialized ${ORGS.sender} Sender`,
+  `published ${ORGS.sender} Sender`,
+  `published ${ORGS.recipient} Recipient`,
+  `downloadconfirmed ${ORGS.recipient} Recipient`,
+  `downloadconfirmed ${ORGS.sender} Sender`,
+  `allconfirmeddownloaded ${ORGS.sender} Sender`,
+];
 
 export interface BrokerTokens {
   /** altinn:broker.write */
@@ -105,35 +111,9 @@ export interface BrokerTestServer {
   close(): Promise<void>;
 }
 
-/** An app like createTestApp's (fresh database and DATA_DIR), on a ManualClock. */
-async function createClockedTestApp(overrides: Partial<Config>, clock: ManualClock): Promise<TestApp> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'agw-broker-test-'));
-  const database = await createTestDatabase();
-  try {
-    const config: Config = { ...loadConfig({ LOG_LEVEL: 'silent' }), dataDir, databaseUrl: database.databaseUrl, ...overrides };
-    const app = await openApp(config, { inMemory: !config.databaseUrl, clock });
-    return {
-      ...app,
-      dataDir,
-      close: async () => {
-        try {
-          await app.close();
-        } finally {
-          await database.drop();
-          await rm(dataDir, { recursive: true, force: true });
-        }
-      },
-    };
-  } catch (error) {
-    await database.drop();
-    await rm(dataDir, { recursive: true, force: true });
-    throw error;
-  }
-}
-
 export async function startBrokerTestServer(options: BrokerTestServerOptions = {}): Promise<BrokerTestServer> {
   const clock = new ManualClock(options.start ?? new Date('2026-03-02T08:00:00.000Z'));
-  const app = await createClockedTestApp(options.config ?? {}, clock);
+  const app = await createTestApp(options.config ?? {}, { clock });
   const server = buildServer(app, { logger: false });
   let url: string;
   try {

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { openApp, type App } from '../../src/app';
+import type { Clock } from '../../src/clock';
 import { loadConfig, type Config } from '../../src/config';
 
 export type TestApp = App & {
@@ -51,18 +52,23 @@ export async function createTestDatabase(serverUrl: string | undefined = process
   };
 }
 
+export interface TestAppOptions {
+  /** The app's clock (a ManualClock to move time); the system clock when absent. */
+  clock?: Clock;
+}
+
 /**
  * An opened, migrated app on a fresh database and a fresh DATA_DIR. Configuration is the
  * defaults (not the process environment, apart from DATABASE_URL) with `overrides` applied on top.
  * `close()` closes the app, drops the database and removes the DATA_DIR.
  */
-export async function createTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+export async function createTestApp(overrides: Partial<Config> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'agw-test-'));
   const database = await createTestDatabase();
   let app: App;
   try {
     const config: Config = { ...loadConfig({ LOG_LEVEL: 'silent' }), dataDir, databaseUrl: database.databaseUrl, ...overrides };
-    app = await openApp(config, { inMemory: !config.databaseUrl });
+    app = await openApp(config, { inMemory: !config.databaseUrl, clock: options.clock });
   } catch (error) {
     await database.drop();
     await rm(dataDir, { recursive: true, force: true });

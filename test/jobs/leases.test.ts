@@ -6,16 +6,9 @@
 import { ManualClock } from '../../src/clock';
 import { enqueueJob, JobRunner, type JobHandler, type JobKindOptions } from '../../src/jobs/queue';
 import { claimJobs, completeJob, extendLease, failJob, returnToPending, type ClaimedJob } from '../../src/jobs/store';
-import { deferred, jobRows, openJobsDatabase, recordingLogger, waitFor, type JobsDatabase } from './support';
+import { deferred, jobRows, recordingLogger, useJobsDatabase, waitFor } from './support';
 
-let database: JobsDatabase;
-beforeAll(async () => {
-  database = await openJobsDatabase();
-});
-afterAll(() => database.close());
-beforeEach(async () => {
-  await database.db('jobs').delete();
-});
+const database = useJobsDatabase();
 
 /** What a worker that then dies (kill -9) leaves behind: a claim it never finishes. */
 async function claimAsDeadWorker(clock: ManualClock, kind: string, leaseMs: number, workerId = 'dead-worker'): Promise<ClaimedJob> {

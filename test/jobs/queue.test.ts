@@ -6,16 +6,9 @@ import pino from 'pino';
 import * as jobsMigration from '../../migrations/005_jobs';
 import { ManualClock } from '../../src/clock';
 import { cancelJobs, enqueueJob, jobStats, JobRunner, type JobContext, type Logger } from '../../src/jobs/queue';
-import { jobRows, openJobsDatabase, recordingLogger, type JobsDatabase } from './support';
+import { jobRows, recordingLogger, useJobsDatabase } from './support';
 
-let database: JobsDatabase;
-beforeAll(async () => {
-  database = await openJobsDatabase();
-});
-afterAll(() => database.close());
-beforeEach(async () => {
-  await database.db('jobs').delete();
-});
+const database = useJobsDatabase();
 
 interface Run {
   payload: Record<string, unknown>;

@@ -15,16 +15,9 @@ import {
   type JobHandler,
   type JobKindOptions,
 } from '../../src/jobs/queue';
-import { jobRows, openJobsDatabase, recordingLogger, type JobsDatabase } from './support';
+import { jobRows, recordingLogger, useJobsDatabase } from './support';
 
-let database: JobsDatabase;
-beforeAll(async () => {
-  database = await openJobsDatabase();
-});
-afterAll(() => database.close());
-beforeEach(async () => {
-  await database.db('jobs').delete();
-});
+const database = useJobsDatabase();
 
 function runnerWith(clock: ManualClock, kind: string, handler: JobHandler, options: JobKindOptions = {}) {
   const log = recordingLogger();

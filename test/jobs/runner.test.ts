@@ -6,16 +6,9 @@
  */
 import { ManualClock, systemClock } from '../../src/clock';
 import { enqueueJob, jobStats, JobRunner, type JobHandler } from '../../src/jobs/queue';
-import { deferred, jobRows, openJobsDatabase, recordingLogger, waitFor, type JobsDatabase } from './support';
+import { deferred, jobRows, recordingLogger, useJobsDatabase, waitFor, type JobsDatabase } from './support';
 
-let database: JobsDatabase;
-beforeAll(async () => {
-  database = await openJobsDatabase();
-});
-afterAll(() => database.close());
-beforeEach(async () => {
-  await database.db('jobs').delete();
-});
+const database = useJobsDatabase();
 
 const runners: JobRunner[] = [];
 afterEach(async () => {

@@ -3,12 +3,11 @@
  * PGlite; `openPeer()` gives a second handle as a second gateway process would have one: its own
  * connection pool on PostgreSQL, the same (single-connection) handle on PGlite.
  */
-import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { Client } from 'pg';
 import { openDatabase } from '../../src/storage/db';
 import { migrateLatest } from '../../src/storage/migrate';
 import type { Logger } from '../../src/jobs/queue';
+import { createTestDatabase } from '../helpers/database';
 
 export interface JobsDatabase {
   db: Knex;
@@ -18,7 +17,7 @@ export interface JobsDatabase {
 }
 
 export async function openJobsDatabase(): Promise<JobsDatabase> {
-  const database = await createServerDatabase(process.env.DATABASE_URL || undefined);
+  const database = await createTestDatabase();
   const db = openDatabase({ databaseUrl: database.databaseUrl });
   await migrateLatest(db);
   const peers: Knex[] = [];
@@ -39,6 +38,36 @@ export async function openJobsDatabase(): Promise<JobsDatabase> {
         await database.drop();
       }
     },
+  };
+}
+
+/**
+ * One database for the test file (opened before its first test, closed after its last) with an
+ * empty jobs table before each test: call at the top of a test file. The handle it returns is
+ * usable from the first test on.
+ */
+export function useJobsDatabase(): JobsDatabase {
+  let opened: JobsDatabase | undefined;
+  const current = () => {
+    if (!opened) throw new Error('the jobs database is open only while the tests run');
+    return opened;
+  };
+  beforeAll(async () => {
+    opened = await openJobsDatabase();
+  });
+  afterAll(() => opened?.close());
+  beforeEach(async () => {
+    await current().db('jobs').delete();
+  });
+  return {
+    get db() {
+      return current().db;
+    },
+    get embedded() {
+      return current().embedded;
+    },
+    openPeer: () => current().openPeer(),
+    close: () => current().close(),
   };
 }
 
@@ -84,34 +113,4 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): 
 
 export async function jobRows(db: Knex): Promise<Array<Record<string, any>>> {
   return db('jobs').select('*').orderBy('id');
-}
-
-/**
- * Like test/helpers/database.ts's createTestDatabase (a fresh `agw_test_<random>` database, dropped
- * on close), without importing the whole app: these tests need only the jobs table.
- */
-async function createServerDatabase(serverUrl: string | undefined): Promise<{ databaseUrl: string | undefined; drop(): Promise<void> }> {
-  if (!serverUrl) return { databaseUrl: undefined, drop: async () => {} };
-  const name = `agw_test_${randomBytes(6).toString('hex')}`;
-  await withAdminClient(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    databaseUrl: url.toString(),
-    drop: () =>
-      withAdminClient(serverUrl, async (client) => {
-        await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
-        await client.query(`DROP DATABASE IF EXISTS ${name}`);
-      }),
-  };
-}
-
-async function withAdminClient<T>(serverUrl: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }

@@ -22,16 +22,8 @@ import { addWebhook, listWebhooks, removeWebhook, type Webhook } from '../../bro
 import { callerOf } from './auth';
 import type { BrokerApiDeps } from './index';
 import { formatTimestamp, guidParameter, queryValue, readJsonBody, registerBrokerBodyParsers, SCHEMAS_DOCUMENT_ONLY, sendJson, type JsonModel } from './json';
-import { BROKER_SECURITY, PROBLEM_RESPONSES } from './openapi';
+import { BROKER_SECURITY, EVENTS_TAG, PROBLEM_RESPONSES } from './openapi';
 import { sendProblem } from './problem-details';
-
-/** The OpenAPI tag of these routes (listed in BROKER_TAGS by openapi.ts). */
-export const EVENTS_TAG = 'broker: events';
-export const EVENTS_TAG_DESCRIPTION =
-  "An organisation's broker events (CloudEvents 1.0, as Altinn sends them): pulled from a feed with a cursor, or pushed to its webhooks, " +
-  'signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature; verify with the secret shown when the webhook was added). ' +
-  'Delivery is at least once and in order per file transfer: deduplicate by webhook-id (the event id). Failed deliveries are retried with ' +
-  'backoff for 72 hours.';
 
 const READ_OR_WRITE = [BROKER_SCOPES.read, BROKER_SCOPES.write] as const;
 

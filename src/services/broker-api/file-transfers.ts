@@ -8,52 +8,40 @@
  * `altinn:broker.read`, overview, details and search either. Which transfers a caller may see is
  * the domain's rule: one it is not party to answers like one that does not exist (404 BRO-00001).
  */
-import { Transform, type Readable } from 'node:stream';
-import Busboy, { type BusboyFileStream, type BusboyHeaders } from '@fastify/busboy';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { BROKER_SCOPES } from '../../auth/organisation-tokens';
 import { confirmDownload } from '../../broker/confirm-download';
-import { downloadFileTransfer, type RangeRequest } from '../../broker/download-file-transfer';
-import { BrokerError, isBrokerError } from '../../broker/errors';
 import { getFileTransferDetails, getFileTransferOverview } from '../../broker/get-file-transfer';
 import { initializeFileTransfer, type InitializeFileTransferRequest } from '../../broker/initialize-file-transfer';
 import { LIMITS, PARTY_ID_PATTERN, RESOURCE_ID_PATTERN } from '../../broker/input-rules';
-import { SEARCH_LIMIT, searchFileTransfers, type SearchFileTransfersRequest } from '../../broker/search-file-transfers';
-import { FILE_TRANSFER_STATUSES, RECIPIENT_STATUSES, type BrokerCaller, type BrokerContext, type FileTransfer, type FileTransferHistory } from '../../broker/types';
+import { SEARCH_LIMIT, searchFileTransfers } from '../../broker/search-file-transfers';
+import { FILE_TRANSFER_STATUSES, RECIPIENT_STATUSES } from '../../broker/types';
 import { uploadFileTransfer } from '../../broker/upload-file-transfer';
 import { callerOf } from './auth';
 import type { BrokerApiDeps } from './index';
 import {
-  booleanParameter,
   contentLengthOf,
-  dateTimeParameter,
-  enumParameter,
-  formatTimestamp,
   guidParameter,
-  httpError,
   mediaTypeOf,
-  queryValue,
   readJsonBody,
   registerBrokerBodyParsers,
-  requiredParameter,
   SCHEMAS_DOCUMENT_ONLY,
   sendJson,
   unsupportedMediaType,
   uploadStream,
   type JsonModel,
 } from './json';
+import { sendDownload } from './downloads';
+import { initializeAndUpload } from './multipart-upload';
 import { BROKER_SECURITY, FILE_TRANSFERS_TAG, PROBLEM_RESPONSES } from './openapi';
+import { detailsJson, overviewJson } from './representations';
+import { searchRequestOf } from './search-query';
 
 const WRITE = [BROKER_SCOPES.write] as const;
 const READ = [BROKER_SCOPES.read] as const;
 const READ_OR_WRITE = [BROKER_SCOPES.read, BROKER_SCOPES.write] as const;
 
-/** Altinn's multipart limit (`MultipartBodyLengthLimit = int.MaxValue`): the whole form, file included. */
-export const MULTIPART_FORM_MAX_BYTES = 2 ** 31 - 1;
-
-// ---------------------------------------------------------------------------------------------
 // Schemas (OpenAPI documentation; the domain enforces the rules they describe)
-
 const partyId = { type: 'string', pattern: PARTY_ID_PATTERN.source, example: '0192:991825827' } as const;
 
 const initializeBody = {
@@ -186,9 +174,6 @@ const multipartBody = {
   },
   required: ['Metadata.FileName', 'Metadata.ResourceId', 'Metadata.SendersFileTransferReference', 'Metadata.Sender', 'Metadata.Recipients', 'FileTransfer'],
 } as const;
-
-// ---------------------------------------------------------------------------------------------
-// Routes
 
 export function registerFileTransferRoutes(api: FastifyInstance, deps: BrokerApiDeps): void {
   const ctx = deps.app.broker;
@@ -345,7 +330,7 @@ export function registerFileTransferRoutes(api: FastifyInstance, deps: BrokerApi
         },
         ...SCHEMAS_DOCUMENT_ONLY,
       },
-      async (request, reply) => download(ctx, request, reply),
+      async (request, reply) => sendDownload(ctx, request, reply),
     );
 
     scope.post<{ Params: { fileTransferId: string } }>(
@@ -367,364 +352,4 @@ export function registerFileTransferRoutes(api: FastifyInstance, deps: BrokerApi
       },
     );
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Overview and details JSON (member order as Altinn's models, CONTRACT §2.3 and facts §13)
-
-function overviewMembers(transfer: FileTransfer) {
-  return {
-    fileTransferId: transfer.fileTransferId,
-    resourceId: transfer.resourceId,
-    fileName: transfer.fileName,
-    sendersFileTransferReference: transfer.sendersFileTransferReference,
-    // Altinn writes "" until the MD5 is known (the model's default).
-    checksum: transfer.checksum ?? '',
-    useVirusScan: transfer.useVirusScan,
-    fileTransferSize: transfer.fileTransferSize,
-    fileTransferStatus: transfer.status.status,
-    fileTransferStatusText: transfer.status.text,
-    fileTransferStatusChanged: formatTimestamp(transfer.status.changedAt),
-    created: formatTimestamp(transfer.created),
-    expirationTime: formatTimestamp(transfer.expirationTime),
-    sender: transfer.sender,
-    recipients: transfer.recipients.map((recipient) => ({
-      recipient: recipient.recipient,
-      currentRecipientFileTransferStatusCode: recipient.status,
-      currentRecipientFileTransferStatusText: recipient.text,
-      currentRecipientFileTransferStatusChanged: formatTimestamp(recipient.changedAt),
-    })),
-    propertyList: transfer.propertyList,
-  };
-}
-
-export function overviewJson(transfer: FileTransfer) {
-  return { ...overviewMembers(transfer), published: transfer.published ? formatTimestamp(transfer.published) : null };
-}
-
-/** The history arrays come first: System.Text.Json writes a derived type's own members before the base's. */
-export function detailsJson(transfer: FileTransfer & FileTransferHistory) {
-  return {
-    fileTransferStatusHistory: transfer.fileTransferStatusHistory.map((entry) => ({
-      fileTransferStatus: entry.status,
-      fileTransferStatusText: entry.text,
-      fileTransferStatusChanged: formatTimestamp(entry.changedAt),
-    })),
-    recipientFileTransferStatusHistory: transfer.recipientFileTransferStatusHistory.map((entry) => ({
-      recipient: entry.recipient,
-      recipientFileTransferStatusCode: entry.status,
-      recipientFileTransferStatusText: entry.text,
-      recipientFileTransferStatusChanged: formatTimestamp(entry.changedAt),
-    })),
-    ...overviewMembers(transfer),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Search
-
-/** Role names only: Altinn's role numbers are not part of the contract, so a number is refused before this is consulted. */
-const ROLES = { Sender: { number: Number.NaN }, Recipient: { number: Number.NaN }, Both: { number: Number.NaN } };
-
-/** The search's query as the domain takes it; 'matches nothing' for a status number with no name. */
-export function searchRequestOf(query: unknown): SearchFileTransfersRequest | 'matches nothing' {
-  const resourceId = queryValue(query, 'resourceId');
-  if (resourceId === undefined || resourceId.trim() === '') throw requiredParameter('resourceId');
-  const request: SearchFileTransfersRequest = { resourceId };
-  let matchesNothing = false;
-  const status = queryValue(query, 'status');
-  if (status !== undefined && status !== '') {
-    const name = enumParameter('status', status, FILE_TRANSFER_STATUSES);
-    if (name === null) matchesNothing = true;
-    else request.status = name;
-  }
-  const recipientStatus = queryValue(query, 'recipientStatus');
-  if (recipientStatus !== undefined && recipientStatus !== '') {
-    const name = enumParameter('recipientStatus', recipientStatus, RECIPIENT_STATUSES);
-    if (name === null) matchesNothing = true;
-    else request.recipientStatus = name;
-  }
-  const from = queryValue(query, 'from');
-  if (from !== undefined && from !== '') request.from = dateTimeParameter('from', from);
-  const to = queryValue(query, 'to');
-  if (to !== undefined && to !== '') request.to = dateTimeParameter('to', to);
-  const orderAscending = queryValue(query, 'orderAscending');
-  if (orderAscending !== undefined && orderAscending !== '') request.orderAscending = booleanParameter('orderAscending', orderAscending);
-  const role = queryValue(query, 'role');
-  if (role !== undefined && role !== '') {
-    // Altinn's role enum is read by name only here: its numbers are not part of the contract.
-    if (/^-?\d+$/.test(role.trim())) throw new BrokerError('InvalidInput', `role: ${role}`, { errors: { role: [`The value '${role}' is not valid for role.`] } });
-    const name = enumParameter('role', role, ROLES);
-    if (name === 'Sender' || name === 'Recipient') request.role = name;
-  }
-  return matchesNothing ? 'matches nothing' : request;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Download
-
-/**
- * The one byte range of a `Range` header, as .NET's RangeHeaderValue reads it: unit `bytes` (any
- * case), exactly one `a-b`, `a-` or `-n`. Anything else (another unit, several ranges, malformed)
- * is undefined: the header is ignored and the whole file is sent. `b < a` is kept: the domain
- * answers it 416 (CONTRACT §2.5, where .NET would ignore it).
- */
-export function parseRangeHeader(header: string | undefined): RangeRequest | undefined {
-  if (header === undefined) return undefined;
-  const match = /^\s*bytes\s*=(.*)$/i.exec(header);
-  if (!match) return undefined;
-  const specs = match[1]!.split(',').map((spec) => spec.trim()).filter((spec) => spec !== '');
-  if (specs.length !== 1) return undefined;
-  const range = /^(\d*)\s*-\s*(\d*)$/.exec(specs[0]!);
-  if (!range || (range[1] === '' && range[2] === '')) return undefined;
-  const number = (digits: string) => (Number.isSafeInteger(Number(digits)) ? Number(digits) : undefined);
-  if (range[1] === '') {
-    const suffixLength = number(range[2]!);
-    return suffixLength === undefined ? undefined : { suffixLength };
-  }
-  const start = number(range[1]!);
-  if (start === undefined) return undefined;
-  if (range[2] === '') return { start };
-  const end = number(range[2]!);
-  return end === undefined ? undefined : { start, end };
-}
-
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const ATTR_CHAR = /^[!#$&+\-.^_`|~0-9A-Za-z]$/;
-
-/**
- * `Content-Disposition` as ASP.NET's File(stream, type, fileName) writes it (SetHttpFileName):
- * `filename` with every UTF-16 unit outside 0x20-0x7E replaced by `_`, quoted (`\` and `"`
- * escaped) unless it is a token; `filename*` the UTF-8 bytes percent-encoded, upper-case hex,
- * except RFC 5987 attr-chars.
- */
-export function contentDisposition(fileName: string): string {
-  const ascii = fileName.replace(/[\u0000-\u001f\u007f-\uffff]/g, '_');
-  const filename = TOKEN.test(ascii) ? ascii : `"${ascii.replace(/[\\"]/g, '\\$&')}"`;
-  let encoded = '';
-  for (const character of fileName) {
-    if (ATTR_CHAR.test(character)) encoded += character;
-    else for (const byte of Buffer.from(character, 'utf8')) encoded += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return `attachment; filename=${filename}; filename*=UTF-8''${encoded}`;
-}
-
-async function download(ctx: BrokerContext, request: FastifyRequest<{ Params: { fileTransferId: string } }>, reply: FastifyReply): Promise<FastifyReply> {
-  const fileTransferId = guidParameter('fileTransferId', request.params.fileTransferId);
-  reply.header('accept-ranges', 'bytes');
-  const result = await downloadFileTransfer(ctx, callerOf(request), fileTransferId, { range: parseRangeHeader(request.headers.range) });
-  const stream = result.open();
-  // A client that goes away stops the read (and frees the file) at once.
-  reply.raw.once('close', () => stream.destroy());
-  reply.header('content-type', 'application/octet-stream').header('content-disposition', contentDisposition(result.transfer.fileName));
-  if (result.range) {
-    const { start, end } = result.range;
-    reply
-      .code(206)
-      .header('content-range', `bytes ${start}-${end}/${result.size}`)
-      .header('content-length', end - start + 1);
-  } else {
-    reply.code(200).header('content-length', result.size);
-  }
-  return reply.send(stream);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Multipart initialize-and-upload
-
-const FORM_SCALARS: Record<string, keyof InitializeFileTransferRequest> = {
-  filename: 'fileName',
-  resourceid: 'resourceId',
-  sendersfiletransferreference: 'sendersFileTransferReference',
-  sender: 'sender',
-  checksum: 'checksum',
-};
-const FILE_PART = 'filetransfer';
-const METADATA_FIRST = 'The Metadata fields are read only before the file part FileTransfer: send them first.';
-
-/** The Metadata.* fields of the form, bound as ASP.NET's form binder would (names in any case). */
-class FormMetadata {
-  private readonly scalars = new Map<keyof InitializeFileTransferRequest, string>();
-  private readonly recipients: { index: number; value: string }[] = [];
-  private readonly properties: Record<string, string> = {};
-  private readonly indexedProperties = new Map<number, { key?: string; value?: string }>();
-  private disableVirusScan: string | undefined;
-  readonly errors: Record<string, string[]> = {};
-  count = 0;
-
-  add(name: string, value: string, truncated: boolean): void {
-    const lower = name.toLowerCase();
-    if (!lower.startsWith('metadata.')) return; // ASP.NET ignores form fields no model property names
-    this.count++;
-    if (truncated) {
-      (this.errors[name] ??= []).push(`The field ${name} is too long.`);
-      return;
-    }
-    const member = lower.slice('metadata.'.length);
-    const scalar = FORM_SCALARS[member];
-    if (scalar) {
-      this.scalars.set(scalar, value);
-    } else if (member === 'disablevirusscan') {
-      this.disableVirusScan = value;
-    } else if (member === 'recipients') {
-      this.recipients.push({ index: Number.MAX_SAFE_INTEGER, value });
-    } else if (/^recipients\[\d+\]$/.test(member)) {
-      this.recipients.push({ index: Number(member.slice('recipients['.length, -1)), value });
-    } else {
-      const indexed = /^propertylist\[(\d+)\]\.(key|value)$/.exec(member);
-      const keyed = /^metadata\.propertylist\[(.*)\]$/is.exec(name);
-      if (indexed) {
-        const entry = this.indexedProperties.get(Number(indexed[1])) ?? {};
-        entry[indexed[2] as 'key' | 'value'] = value;
-        this.indexedProperties.set(Number(indexed[1]), entry);
-      } else if (keyed) {
-        this.properties[keyed[1]!] = value;
-      }
-    }
-  }
-
-  toRequest(): InitializeFileTransferRequest {
-    const properties = { ...this.properties };
-    for (const [, entry] of [...this.indexedProperties].sort(([a], [b]) => a - b)) {
-      if (entry.key !== undefined) properties[entry.key] = entry.value ?? '';
-    }
-    let disableVirusScan: boolean | null = null;
-    if (this.disableVirusScan !== undefined && this.disableVirusScan.trim() !== '') {
-      const text = this.disableVirusScan.trim().toLowerCase();
-      if (text === 'true' || text === 'false') disableVirusScan = text === 'true';
-      else (this.errors['Metadata.DisableVirusScan'] ??= []).push(`The value '${this.disableVirusScan}' is not valid for DisableVirusScan.`);
-    }
-    const recipients = [...this.recipients].sort((a, b) => a.index - b.index).map((entry) => entry.value);
-    return {
-      fileName: this.scalars.get('fileName'),
-      resourceId: this.scalars.get('resourceId'),
-      sendersFileTransferReference: this.scalars.get('sendersFileTransferReference'),
-      sender: this.scalars.get('sender'),
-      recipients: recipients.length > 0 ? recipients : undefined,
-      propertyList: properties,
-      checksum: this.scalars.get('checksum'),
-      disableVirusScan,
-    };
-  }
-}
-
-function formProblem(errors: Record<string, string[]>): BrokerError {
-  const [first] = Object.entries(errors);
-  return new BrokerError('InvalidInput', `${first![0]}: ${first![1][0]}`, { errors });
-}
-
-/** The domain's InvalidInput keys (`FileName`) as the form names them (`Metadata.FileName`). */
-function asFormErrors(error: unknown): unknown {
-  if (!isBrokerError(error, 'InvalidInput') || !error.details.errors) return error;
-  const errors: Record<string, string[]> = {};
-  for (const [key, messages] of Object.entries(error.details.errors)) errors[key === '' ? '' : `Metadata.${key}`] = messages;
-  const missing = Object.values(error.details.errors).some((messages) => messages.some((message) => message.endsWith('field is required.')));
-  if (missing) errors.FileTransfer = [METADATA_FIRST];
-  return formProblem(errors);
-}
-
-/**
- * Reads the form as it arrives (busboy: the remix parser buffers every part whole): the Metadata
- * fields first, then, when the file part starts, initializes the transfer and streams the part
- * into its upload. Resolves with the transfer id once the bytes are stored and the form has ended.
- */
-async function initializeAndUpload(ctx: BrokerContext, caller: BrokerCaller, request: FastifyRequest): Promise<string> {
-  const declared = contentLengthOf(request);
-  if (declared !== undefined && declared > MULTIPART_FORM_MAX_BYTES) throw formTooLarge();
-  const source = request.body as Readable;
-
-  let form: ReturnType<typeof Busboy>;
-  try {
-    form = Busboy({
-      headers: request.headers as BusboyHeaders,
-      limits: { fields: 200, fieldSize: 64 * 1024, files: 1, parts: 201, headerPairs: 100 },
-      // The file part is a file whatever its Content-Type; other parts are fields unless named as files.
-      isPartAFile: (fieldName, _contentType, fileName) => fieldName?.toLowerCase() === FILE_PART || fileName !== undefined,
-    });
-  } catch (error) {
-    throw httpError(400, `The multipart/form-data request cannot be read: ${(error as Error).message}`);
-  }
-
-  return new Promise<string>((resolve, reject) => {
-    const metadata = new FormMetadata();
-    let upload: Promise<string> | undefined;
-    let fileStream: BusboyFileStream | undefined;
-    let formEnded = false;
-    let settled = false;
-    const settle = (error: unknown, fileTransferId?: string) => {
-      if (settled) return;
-      settled = true;
-      source.unpipe(counter);
-      counter.unpipe(form);
-      if (error === undefined) resolve(fileTransferId!);
-      else reject(error);
-    };
-    // Once the upload has started, its own outcome (UploadFailed, FileSizeTooBig, …) is the answer.
-    const fail = (error: unknown) => {
-      if (fileStream && !fileStream.destroyed) fileStream.destroy(error as Error);
-      if (!upload) settle(error);
-    };
-
-    let received = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        received += chunk.length;
-        if (received > MULTIPART_FORM_MAX_BYTES) done(formTooLarge());
-        else done(null, chunk);
-      },
-    });
-    counter.on('error', fail);
-    source.on('close', () => {
-      if (!source.readableEnded) fail(new Error('the client closed the connection before the form ended'));
-    });
-
-    form.on('field', (name, value, _nameTruncated, valueTruncated) => {
-      if (!upload) metadata.add(name, value, valueTruncated);
-    });
-    form.on('file', (name, stream) => {
-      if (upload || name.toLowerCase() !== FILE_PART) {
-        stream.resume();
-        return;
-      }
-      fileStream = stream;
-      upload = (async () => {
-        if (metadata.count === 0) throw formProblem({ FileTransfer: [METADATA_FIRST] });
-        const initialize = metadata.toRequest();
-        // Fields that did not bind (a bad DisableVirusScan, a truncated value) refuse the form before anything is stored.
-        if (Object.keys(metadata.errors).length > 0) throw formProblem(metadata.errors);
-        let fileTransferId: string;
-        try {
-          ({ fileTransferId } = await initializeFileTransfer(ctx, caller, initialize));
-        } catch (error) {
-          throw asFormErrors(error);
-        }
-        await uploadFileTransfer(ctx, caller, fileTransferId, stream);
-        return fileTransferId;
-      })();
-      upload.then(
-        (fileTransferId) => {
-          if (formEnded) settle(undefined, fileTransferId);
-        },
-        (error: unknown) => settle(error),
-      );
-    });
-    form.on('finish', () => {
-      formEnded = true;
-      if (!upload) {
-        settle(formProblem({ FileTransfer: ['The FileTransfer field is required.'] }));
-        return;
-      }
-      upload.then(
-        (fileTransferId) => settle(undefined, fileTransferId),
-        () => undefined,
-      );
-    });
-    form.on('error', (error: unknown) => fail(httpError(400, `The multipart/form-data request cannot be read: ${(error as Error).message}`)));
-
-    source.pipe(counter).pipe(form);
-  });
-}
-
-function formTooLarge(): Error {
-  return httpError(413, `The form is larger than ${MULTIPART_FORM_MAX_BYTES} bytes (2 GiB): upload larger files with POST /filetransfer/{id}/upload or TUS`);
 }

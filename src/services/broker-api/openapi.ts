@@ -6,10 +6,19 @@ import { problemType } from './problem-details';
 
 export const FILE_TRANSFERS_TAG = 'broker: file transfers';
 export const RESOURCES_TAG = 'broker: resources';
+export const EVENTS_TAG = 'broker: events';
 
 export const BROKER_TAGS = [
   { name: FILE_TRANSFERS_TAG, description: 'Altinn 3 Broker file transfers (/broker/api/v1): initialize, upload, follow, download, confirm.' },
   { name: RESOURCES_TAG, description: "A broker resource's configuration, by its service owner (scope altinn:serviceowner)." },
+  {
+    name: EVENTS_TAG,
+    description:
+      "An organisation's broker events (CloudEvents 1.0, as Altinn sends them): pulled from a feed with a cursor, or pushed to its webhooks, " +
+      'signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature; verify with the secret shown when the webhook was added). ' +
+      'Delivery is at least once and in order per file transfer: deduplicate by webhook-id (the event id). Failed deliveries are retried with ' +
+      'backoff for 72 hours.',
+  },
 ];
 
 /** The organisation's Bearer token, as the document's security scheme names it. */

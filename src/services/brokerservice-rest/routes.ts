@@ -18,7 +18,7 @@ import { isBrokerError } from '../../broker/errors';
 import { isNationalIdentityNumber, parsePartyId, PERSON_CANNOT_BE_PARTY } from '../../broker/parties';
 import type { BrokerContext } from '../../broker/types';
 import type { Db } from '../../storage/db';
-import { contentDisposition } from '../broker-api/file-transfers';
+import { contentDisposition } from '../broker-api/downloads';
 import { contentLengthOf, queryValue, SCHEMAS_DOCUMENT_ONLY } from '../broker-api/json';
 import { HttpError } from '../rest-messages/http-errors';
 import { brokerCallerOf } from './auth';

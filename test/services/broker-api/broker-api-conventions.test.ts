@@ -4,7 +4,9 @@
  */
 import { BrokerError } from '../../../src/broker/errors';
 import type { FileTransfer } from '../../../src/broker/types';
-import { contentDisposition, detailsJson, overviewJson, parseRangeHeader, searchRequestOf } from '../../../src/services/broker-api/file-transfers';
+import { contentDisposition, parseRangeHeader } from '../../../src/services/broker-api/downloads';
+import { detailsJson, overviewJson } from '../../../src/services/broker-api/representations';
+import { searchRequestOf } from '../../../src/services/broker-api/search-query';
 import { booleanParameter, dateTimeParameter, enumParameter, formatTimestamp, parseGuid } from '../../../src/services/broker-api/json';
 import { FILE_TRANSFER_STATUSES } from '../../../src/broker/types';
 

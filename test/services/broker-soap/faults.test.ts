@@ -13,30 +13,20 @@ import { child, isNilElement } from '../../helpers/soap-client';
 import {
   ACTIONS,
   altinnFault,
-  BASIC_PATH,
-  checkXml,
-  confirmXml,
-  downloadXml,
   envelope,
-  getAvailableFilesXml,
-  initiateXml,
   members,
   mtomBody,
   NS,
   ORGS,
-  plainBody,
   soapCall,
   startBrokerSoapServer,
   STREAMED_PATH,
-  uploadBody,
   uploadHeadersFor,
   uploadHeadersXml,
   zipFile,
   type BrokerSoapServer,
-  type InitiateOptions,
   type SoapReply,
   type SystemUser,
-  type UploadHeaders,
 } from './support';
 
 let soap: BrokerSoapServer;
@@ -56,25 +46,6 @@ beforeAll(async () => {
 });
 afterAll(() => soap.close());
 
-const basic = (op: string, xml: string) => soapCall(soap.url, BASIC_PATH, ACTIONS.basic(op), plainBody(envelope(xml)));
-const initiate = (user: SystemUser, options: InitiateOptions = {}) => basic('InitiateBrokerServiceBasic', initiateXml(user, options));
-const upload = async (headers: UploadHeaders, zip?: Buffer) => soapCall(soap.url, STREAMED_PATH, ACTIONS.streamed('UploadFileStreamedBasic'), uploadBody(headers, zip ?? (await zipFile())));
-const download = (user: SystemUser, reference: string, reportee?: string) =>
-  soapCall(soap.url, STREAMED_PATH, ACTIONS.streamed('DownloadFileStreamedBasic'), mtomBody(envelope(downloadXml(user, reference, reportee))));
-const confirm = (user: SystemUser, reference: string, reportee?: string) => basic('ConfirmDownloadedBasic', confirmXml(user, reference, reportee));
-
-async function initiated(user = soap.users.sender, options: InitiateOptions = {}): Promise<string> {
-  const reply = await initiate(user, options);
-  expect(reply.status).toBe(200);
-  return members(reply.bodyElement).InitiateBrokerServiceBasicResult!;
-}
-
-async function published(): Promise<string> {
-  const reference = await initiated();
-  expect((await upload(uploadHeadersFor(soap.users.sender, reference))).status).toBe(200);
-  return reference;
-}
-
 function expectFault(reply: SoapReply, errorId: number, message?: string | RegExp): void {
   const fault = altinnFault(reply);
   expect(fault.ErrorID).toBe(errorId);
@@ -90,12 +61,12 @@ describe('989: credentials', () => {
   test('a wrong password, an unknown user or missing credentials: "Incorrect username/password", on every operation', async () => {
     const reference = '0f5d7b0e-2f8c-4e7e-9d61-1f3c8a1b2c3d';
     const calls: ((user: SystemUser) => Promise<SoapReply>)[] = [
-      (user) => initiate(user),
-      (user) => basic('GetAvailableFilesBasic', getAvailableFilesXml(user)),
-      (user) => basic('CheckIfAvailableFilesBasic', checkXml(user)),
-      (user) => confirm(user, reference),
-      (user) => download(user, reference),
-      (user) => upload(uploadHeadersFor(user, reference)),
+      (user) => soap.initiate(user),
+      (user) => soap.getAvailableFiles(user),
+      (user) => soap.check(user),
+      (user) => soap.confirm(user, reference),
+      (user) => soap.download(user, reference),
+      (user) => soap.upload(uploadHeadersFor(user, reference)),
     ];
     for (const call of calls) {
       // A user of its own for each wrong password: three failures would lock it.
@@ -104,155 +75,155 @@ describe('989: credentials', () => {
       expectFault(await call({ ...wrong, userName: 'nobody-at-all' }), 989, /^Incorrect username\/password$/);
     }
     // Nil headers (Metro sends a null as xsi:nil).
-    expectFault(await upload({ reference, reportee: ORGS.sender, userName: null, password: null }), 989, /^Incorrect username\/password$/);
+    expectFault(await soap.upload({ reference, reportee: ORGS.sender, userName: null, password: null }), 989, /^Incorrect username\/password$/);
   });
 
   test('after repeated failures the system user is locked, even with the right password', async () => {
     const user = await soap.addSystemUser(ORGS.sender);
-    for (let i = 0; i < 3; i++) expectFault(await initiate({ ...user, password: 'wrong' }), 989);
-    expectFault(await initiate(user), 989, /locked/);
+    for (let i = 0; i < 3; i++) expectFault(await soap.initiate({ ...user, password: 'wrong' }), 989);
+    expectFault(await soap.initiate(user), 989, /locked/);
   });
 });
 
 describe('Initiate', () => {
   test('40210: a service code that names no broker service, a missing code, or edition 0', async () => {
     const { sender } = soap.users;
-    expectFault(await initiate(sender, { serviceCode: '9999' }), 40210, /No broker service has service code 9999 and edition 270815/);
-    expectFault(await initiate(sender, { serviceCode: null }), 40210);
-    expectFault(await initiate(sender, { serviceEdition: 0 }), 40210);
+    expectFault(await soap.initiate(sender, { serviceCode: '9999' }), 40210, /No broker service has service code 9999 and edition 270815/);
+    expectFault(await soap.initiate(sender, { serviceCode: null }), 40210);
+    expectFault(await soap.initiate(sender, { serviceEdition: 0 }), 40210);
   });
 
   test('40211: a Manifest Reportee the system user may not act for', async () => {
-    expectFault(await initiate(soap.users.sender, { reportee: ORGS.stranger }), 40211, `The system user '${soap.users.sender.userName}' is not authorised to act for ${ORGS.stranger}`);
+    expectFault(await soap.initiate(soap.users.sender, { reportee: ORGS.stranger }), 40211, `The system user '${soap.users.sender.userName}' is not authorised to act for ${ORGS.stranger}`);
   });
 
   test('40214: a Manifest Reportee that is not an organisation number', async () => {
-    expectFault(await initiate(soap.users.sender, { reportee: '01017012345' }), 40214, /national identity number/);
-    expectFault(await initiate(soap.users.sender, { reportee: '974760674' }), 40214, /check digit/);
-    expectFault(await initiate(soap.users.sender, { reportee: null }), 40214);
+    expectFault(await soap.initiate(soap.users.sender, { reportee: '01017012345' }), 40214, /national identity number/);
+    expectFault(await soap.initiate(soap.users.sender, { reportee: '974760674' }), 40214, /check digit/);
+    expectFault(await soap.initiate(soap.users.sender, { reportee: null }), 40214);
   });
 
   test('40201: the sender may not send on the service (not on its access list)', async () => {
     const other = await soap.addSystemUser(ORGS.recipient2);
-    expectFault(await initiate(other, { serviceCode: RESTRICTED.code, serviceEdition: RESTRICTED.edition, recipients: [ORGS.recipient] }), 40201);
+    expectFault(await soap.initiate(other, { serviceCode: RESTRICTED.code, serviceEdition: RESTRICTED.edition, recipients: [ORGS.recipient] }), 40201);
   });
 
   test('40202: a recipient that is not an organisation, or may not receive on the service', async () => {
     const { sender } = soap.users;
-    expectFault(await initiate(sender, { recipients: ['12345'] }), 40202, /^RecipientList: /);
-    expectFault(await initiate(sender, { recipients: ['01017012345'] }), 40202, /national identity number/);
-    expectFault(await initiate(sender, { recipients: [] }), 40202, /One or more recipients are required/);
-    expectFault(await initiate(sender, { serviceCode: RESTRICTED.code, serviceEdition: RESTRICTED.edition, recipients: [ORGS.recipient2] }), 40202);
+    expectFault(await soap.initiate(sender, { recipients: ['12345'] }), 40202, /^RecipientList: /);
+    expectFault(await soap.initiate(sender, { recipients: ['01017012345'] }), 40202, /national identity number/);
+    expectFault(await soap.initiate(sender, { recipients: [] }), 40202, /One or more recipients are required/);
+    expectFault(await soap.initiate(sender, { serviceCode: RESTRICTED.code, serviceEdition: RESTRICTED.edition, recipients: [ORGS.recipient2] }), 40202);
   });
 
   test('0: other input rules (a missing SendersReference, more than 10 properties)', async () => {
     const { sender } = soap.users;
-    expectFault(await initiate(sender, { sendersReference: null }), 0, /^Manifest\/SendersReference: /);
+    expectFault(await soap.initiate(sender, { sendersReference: null }), 0, /^Manifest\/SendersReference: /);
     const properties = Array.from({ length: 11 }, (_, i) => [`k${i}`, 'v'] as [string, string]);
-    expectFault(await initiate(sender, { properties }), 0, /^Manifest\/PropertyList: PropertyList can contain at most 10 properties/);
+    expectFault(await soap.initiate(sender, { properties }), 0, /^Manifest\/PropertyList: PropertyList can contain at most 10 properties/);
   });
 });
 
 describe('Upload', () => {
   test('40205: no DataStream, or an empty one; the transfer can still be uploaded', async () => {
     const { sender } = soap.users;
-    const reference = await initiated();
-    expectFault(await upload(uploadHeadersFor(sender, reference), Buffer.alloc(0)), 40205);
+    const reference = await soap.initiated();
+    expectFault(await soap.upload(uploadHeadersFor(sender, reference), Buffer.alloc(0)), 40205);
     const noData = `<StreamedPayloadBasicBE xmlns="${NS.svc}"/>`;
     const headers = uploadHeadersXml(uploadHeadersFor(sender, reference));
     expectFault(await soapCall(soap.url, STREAMED_PATH, ACTIONS.streamed('UploadFileStreamedBasic'), mtomBody(envelope(noData, headers))), 40205);
-    expect((await upload(uploadHeadersFor(sender, reference))).status).toBe(200);
+    expect((await soap.upload(uploadHeadersFor(sender, reference))).status).toBe(200);
   });
 
   test('40206: not a ZIP; the transfer can still be uploaded', async () => {
     const { sender } = soap.users;
-    const reference = await initiated();
-    expectFault(await upload(uploadHeadersFor(sender, reference), Buffer.from('{"not":"a zip"}')), 40206, 'The file is not a ZIP file');
-    expect((await upload(uploadHeadersFor(sender, reference))).status).toBe(200);
+    const reference = await soap.initiated();
+    expectFault(await soap.upload(uploadHeadersFor(sender, reference), Buffer.from('{"not":"a zip"}')), 40206, 'The file is not a ZIP file');
+    expect((await soap.upload(uploadHeadersFor(sender, reference))).status).toBe(200);
   });
 
   test('40204: larger than the service accepts; the transfer can still be uploaded', async () => {
     const { sender } = soap.users;
-    const reference = await initiated(sender, { serviceCode: SMALL.code, serviceEdition: SMALL.edition });
-    expectFault(await upload(uploadHeadersFor(sender, reference), await zipFile()), 40204);
+    const reference = await soap.initiated(sender, { serviceCode: SMALL.code, serviceEdition: SMALL.edition });
+    expectFault(await soap.upload(uploadHeadersFor(sender, reference), await zipFile()), 40204);
     const tiny = await zipFile({ a: '' });
     expect(tiny.length).toBeLessThanOrEqual(200);
-    expect((await upload(uploadHeadersFor(sender, reference), tiny)).status).toBe(200);
+    expect((await soap.upload(uploadHeadersFor(sender, reference), tiny)).status).toBe(200);
   });
 
   test('40208: a file was already uploaded on the reference', async () => {
-    const reference = await published();
-    expectFault(await upload(uploadHeadersFor(soap.users.sender, reference)), 40208);
+    const reference = await soap.send();
+    expectFault(await soap.upload(uploadHeadersFor(soap.users.sender, reference)), 40208);
   });
 
   test('40212: a reference that names no broker file (unknown, malformed, missing)', async () => {
     const { sender } = soap.users;
-    expectFault(await upload(uploadHeadersFor(sender, '0f5d7b0e-2f8c-4e7e-9d61-1f3c8a1b2c3d')), 40212);
-    expectFault(await upload(uploadHeadersFor(sender, 'not-a-guid')), 40212);
-    expectFault(await upload({ ...uploadHeadersFor(sender, ''), reference: null }), 40212);
+    expectFault(await soap.upload(uploadHeadersFor(sender, '0f5d7b0e-2f8c-4e7e-9d61-1f3c8a1b2c3d')), 40212);
+    expectFault(await soap.upload(uploadHeadersFor(sender, 'not-a-guid')), 40212);
+    expectFault(await soap.upload({ ...uploadHeadersFor(sender, ''), reference: null }), 40212);
   });
 
   test('40213: the Reportee header is an organisation the user acts for, but not the sender', async () => {
-    const reference = await initiated();
-    expectFault(await upload(uploadHeadersFor(soap.users.sender, reference, ORGS.recipient2)), 40213, `The reportee ${ORGS.recipient2} is not the sender of file ${reference}`);
+    const reference = await soap.initiated();
+    expectFault(await soap.upload(uploadHeadersFor(soap.users.sender, reference, ORGS.recipient2)), 40213, `The reportee ${ORGS.recipient2} is not the sender of file ${reference}`);
   });
 
   test('40211 and 40214: a Reportee header the user may not act for, or no organisation number', async () => {
-    const reference = await initiated();
-    expectFault(await upload(uploadHeadersFor(soap.users.sender, reference, ORGS.stranger)), 40211);
-    expectFault(await upload(uploadHeadersFor(soap.users.sender, reference, '01017012345')), 40214);
+    const reference = await soap.initiated();
+    expectFault(await soap.upload(uploadHeadersFor(soap.users.sender, reference, ORGS.stranger)), 40211);
+    expectFault(await soap.upload(uploadHeadersFor(soap.users.sender, reference, '01017012345')), 40214);
   });
 });
 
 describe('Download and Confirm', () => {
   test('40207: nothing uploaded yet', async () => {
-    const reference = await initiated();
-    expectFault(await download(soap.users.recipient, reference), 40207);
-    expectFault(await confirm(soap.users.recipient, reference), 40207);
+    const reference = await soap.initiated();
+    expectFault(await soap.download(soap.users.recipient, reference), 40207);
+    expectFault(await soap.confirm(soap.users.recipient, reference), 40207);
   });
 
   test('40212: an unknown or malformed reference', async () => {
     for (const reference of ['0f5d7b0e-2f8c-4e7e-9d61-1f3c8a1b2c3d', 'garbage']) {
-      expectFault(await download(soap.users.recipient, reference), 40212);
-      expectFault(await confirm(soap.users.recipient, reference), 40212);
+      expectFault(await soap.download(soap.users.recipient, reference), 40212);
+      expectFault(await soap.confirm(soap.users.recipient, reference), 40212);
     }
   });
 
   test('40215: the reportee (one the user acts for) is not a recipient of the file', async () => {
-    const reference = await published();
+    const reference = await soap.send();
     const { sender } = soap.users;
-    expectFault(await download(sender, reference, ORGS.sender), 40215, `The reportee ${ORGS.sender} is not a recipient of file ${reference}`);
-    expectFault(await confirm(sender, reference, ORGS.sender), 40215);
+    expectFault(await soap.download(sender, reference, ORGS.sender), 40215, `The reportee ${ORGS.sender} is not a recipient of file ${reference}`);
+    expectFault(await soap.confirm(sender, reference, ORGS.sender), 40215);
   });
 
   test('40211 and 40214: a reportee the user may not act for, or no organisation number', async () => {
-    const reference = await published();
-    expectFault(await download(soap.users.recipient, reference, ORGS.recipient2), 40211);
-    expectFault(await confirm(soap.users.recipient, reference, ORGS.recipient2), 40211);
-    expectFault(await download(soap.users.recipient, reference, '123'), 40214);
+    const reference = await soap.send();
+    expectFault(await soap.download(soap.users.recipient, reference, ORGS.recipient2), 40211);
+    expectFault(await soap.confirm(soap.users.recipient, reference, ORGS.recipient2), 40211);
+    expectFault(await soap.download(soap.users.recipient, reference, '123'), 40214);
   });
 });
 
 describe('Get and Check', () => {
   test('40211: a reportee or recipient the user may not act for', async () => {
     const { recipient } = soap.users;
-    expectFault(await basic('GetAvailableFilesBasic', getAvailableFilesXml(recipient, { reportee: ORGS.sender })), 40211);
-    expectFault(await basic('CheckIfAvailableFilesBasic', checkXml(recipient, { recipients: [ORGS.recipient, ORGS.sender] })), 40211);
+    expectFault(await soap.getAvailableFiles(recipient, { reportee: ORGS.sender }), 40211);
+    expectFault(await soap.check(recipient, { recipients: [ORGS.recipient, ORGS.sender] }), 40211);
   });
 
   test('40210: a service code that names no broker service (fatal at the integrasjonspunkt\'s start-up, as on Altinn)', async () => {
     const { recipient } = soap.users;
-    expectFault(await basic('GetAvailableFilesBasic', getAvailableFilesXml(recipient, { serviceCode: '9999' })), 40210);
-    expectFault(await basic('CheckIfAvailableFilesBasic', checkXml(recipient, { serviceCode: '4192', serviceEdition: 1 })), 40210);
+    expectFault(await soap.getAvailableFiles(recipient, { serviceCode: '9999' }), 40210);
+    expectFault(await soap.check(recipient, { serviceCode: '4192', serviceEdition: 1 }), 40210);
   });
 
   test('40214: a reportee that is not an organisation number', async () => {
-    expectFault(await basic('GetAvailableFilesBasic', getAvailableFilesXml(soap.users.recipient, { reportee: '01017012345' })), 40214);
-    expectFault(await basic('CheckIfAvailableFilesBasic', checkXml(soap.users.recipient, { recipients: ['abc'] })), 40214);
+    expectFault(await soap.getAvailableFiles(soap.users.recipient, { reportee: '01017012345' }), 40214);
+    expectFault(await soap.check(soap.users.recipient, { recipients: ['abc'] }), 40214);
   });
 
   test('a FileStatus outside the enumeration is a plain Client fault (as a schema violation)', async () => {
-    const reply = await basic('GetAvailableFilesBasic', getAvailableFilesXml(soap.users.recipient, { fileStatus: 'Initialized' }));
+    const reply = await soap.getAvailableFiles(soap.users.recipient, { fileStatus: 'Initialized' });
     expect(reply.status).toBe(500);
     expect(members(reply.bodyElement).faultstring).toBe("searchParameters/FileStatus must be Uploaded or Downloaded, not 'Initialized'");
     expect(() => child(reply.bodyElement, 'detail')).toThrow();

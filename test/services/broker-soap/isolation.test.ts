@@ -8,23 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { addDelegation, removeDelegation } from '../../../src/auth/system-user-delegations';
 import { child, children } from '../../helpers/soap-client';
 import {
-  ACTIONS,
   altinnFault,
-  BASIC_PATH,
-  checkXml,
-  confirmXml,
-  downloadXml,
-  envelope,
-  getAvailableFilesXml,
-  initiateXml,
   members,
-  mtomBody,
   ORGS,
-  plainBody,
-  soapCall,
   startBrokerSoapServer,
-  STREAMED_PATH,
-  uploadBody,
   uploadHeadersFor,
   zipFile,
   type BrokerSoapServer,
@@ -40,27 +27,15 @@ let initiatedOnly: string;
 
 beforeAll(async () => {
   soap = await startBrokerSoapServer();
-  const { sender } = soap.users;
-  const initiate = async () =>
-    members((await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('InitiateBrokerServiceBasic'), plainBody(envelope(initiateXml(sender))))).bodyElement)
-      .InitiateBrokerServiceBasicResult!;
-  published = await initiate();
-  expect((await soapCall(soap.url, STREAMED_PATH, ACTIONS.streamed('UploadFileStreamedBasic'), uploadBody(uploadHeadersFor(sender, published), await zipFile()))).status).toBe(200);
-  initiatedOnly = await initiate();
+  published = await soap.send();
+  initiatedOnly = await soap.initiated();
 });
 afterAll(() => soap.close());
 
-const listFor = async (user: SystemUser, reportee = user.orgNumber, fileStatus = 'Uploaded') => {
-  const reply = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('GetAvailableFilesBasic'), plainBody(envelope(getAvailableFilesXml(user, { reportee, fileStatus }))));
-  expect(reply.status).toBe(200);
-  return children(child(reply.bodyElement, 'GetAvailableFilesBasicResult'), 'BrokerServiceAvailableFile').map((f) => members(f).FileReference);
-};
-const download = (user: SystemUser, reference: string, reportee = user.orgNumber) =>
-  soapCall(soap.url, STREAMED_PATH, ACTIONS.streamed('DownloadFileStreamedBasic'), mtomBody(envelope(downloadXml(user, reference, reportee))));
-const confirm = (user: SystemUser, reference: string, reportee = user.orgNumber) =>
-  soapCall(soap.url, BASIC_PATH, ACTIONS.basic('ConfirmDownloadedBasic'), plainBody(envelope(confirmXml(user, reference, reportee))));
-const upload = async (user: SystemUser, reference: string) =>
-  soapCall(soap.url, STREAMED_PATH, ACTIONS.streamed('UploadFileStreamedBasic'), uploadBody(uploadHeadersFor(user, reference), await zipFile()));
+const listFor = (user: SystemUser, reportee = user.orgNumber, fileStatus = 'Uploaded') => soap.listed(user, { reportee, fileStatus });
+const download = (user: SystemUser, reference: string, reportee?: string) => soap.download(user, reference, reportee);
+const confirm = (user: SystemUser, reference: string, reportee?: string) => soap.confirm(user, reference, reportee);
+const upload = (user: SystemUser, reference: string) => soap.upload(uploadHeadersFor(user, reference));
 
 /** The fault with the reference masked and the per-fault GUID left out: what tells one answer from another. */
 function visibleFault(reply: SoapReply, reference: string) {
@@ -74,7 +49,7 @@ test('a system user of another organisation gets no file and no hint that it exi
   const madeUp = randomUUID();
   expect(await listFor(stranger)).toEqual([]);
   expect(await listFor(stranger, stranger.orgNumber, 'Downloaded')).toEqual([]);
-  const check = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('CheckIfAvailableFilesBasic'), plainBody(envelope(checkXml(stranger))));
+  const check = await soap.check(stranger);
   expect(members(check.bodyElement).CheckIfAvailableFilesBasicResult).toBe('false');
 
   for (const [operation, call] of [
@@ -119,12 +94,7 @@ test('a delegation lets a system user act for another organisation, and only whi
   expect(await listFor(provider, ORGS.recipient)).toContain(published);
   // Its own organisation's list does not include the delegated organisation's files.
   expect(await listFor(provider)).not.toContain(published);
-  const check = await soapCall(
-    soap.url,
-    BASIC_PATH,
-    ACTIONS.basic('CheckIfAvailableFilesBasic'),
-    plainBody(envelope(checkXml(provider, { recipients: [ORGS.recipient2, ORGS.recipient] }))),
-  );
+  const check = await soap.check(provider, { recipients: [ORGS.recipient2, ORGS.recipient] });
   expect(members(check.bodyElement).CheckIfAvailableFilesBasicResult).toBe('true');
   const downloaded = await download(provider, published, ORGS.recipient);
   expect(downloaded.status).toBe(200);

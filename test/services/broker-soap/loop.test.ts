@@ -6,18 +6,17 @@
  * confirms, and the file is no longer listed. Every member of every answer is checked, in order.
  */
 import { childElements } from '../../../src/xml/parser';
+import { CONFIRMED_TRANSFER_EVENTS } from '../../helpers/broker';
 import { child, children, binaryOf, isNilElement } from '../../helpers/soap-client';
 import {
   ACTIONS,
+  availableFiles,
   BASIC_PATH,
-  checkXml,
-  confirmXml,
-  downloadXml,
   envelope,
   getAvailableFilesXml,
-  initiateXml,
+  initiatedReference,
+  listedReferences,
   members,
-  mtomBody,
   NS,
   ORGS,
   plainBody,
@@ -27,7 +26,6 @@ import {
   startBrokerSoapServer,
   STREAMED_PATH,
   STREAMED_TYPO_PATH,
-  uploadBody,
   uploadHeadersFor,
   zipFile,
   type BrokerSoapServer,
@@ -48,15 +46,15 @@ test('send a ZIP, then as the recipient Check, Get, Download (bytes equal), Conf
   const sendersReference = '0f5d7b0e-2f8c-4e7e-9d61-1f3c8a1b2c3d';
 
   // Initiate: plain text/xml to …Basic.svc?wsdl.
-  const initiated = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('InitiateBrokerServiceBasic'), plainBody(envelope(initiateXml(sender, { sendersReference }))));
+  const initiated = await soap.initiate(sender, { sendersReference });
   expect(initiated.status).toBe(200);
   expect(initiated.rawHeaders['content-type']).toBe('text/xml; charset=utf-8');
   expect(initiated.bodyElement).toMatchObject({ local: 'InitiateBrokerServiceBasicResponse', ns: NS.svc });
-  const reference = members(initiated.bodyElement).InitiateBrokerServiceBasicResult!;
+  const reference = initiatedReference(initiated);
   expect(reference).toMatch(GUID);
 
   // Upload: chunked MTOM to …BasicStreamed.svc?wsdl.
-  const uploaded = await soapCall(soap.url, STREAMED_PATH, ACTIONS.streamed('UploadFileStreamedBasic'), uploadBody(uploadHeadersFor(sender, reference), zip));
+  const uploaded = await soap.upload(uploadHeadersFor(sender, reference), zip);
   expect(uploaded.status).toBe(200);
   expect(uploaded.bodyElement).toMatchObject({ local: 'ReceiptExternalStreamedBE', ns: NS.svc });
   expect(childElements(uploaded.bodyElement).map((m) => m.local)).toEqual([
@@ -80,12 +78,12 @@ test('send a ZIP, then as the recipient Check, Get, Download (bytes equal), Conf
   });
 
   // The recipient polls.
-  const check = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('CheckIfAvailableFilesBasic'), plainBody(envelope(checkXml(recipient))));
+  const check = await soap.check(recipient);
   expect(check.status).toBe(200);
   expect(members(check.bodyElement)).toEqual({ CheckIfAvailableFilesBasicResult: 'true' });
 
   // … lists …
-  const listed = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('GetAvailableFilesBasic'), plainBody(envelope(getAvailableFilesXml(recipient))));
+  const listed = await soap.getAvailableFiles(recipient);
   expect(listed.status).toBe(200);
   const result = child(listed.bodyElement, 'GetAvailableFilesBasicResult', NS.svc);
   const files = children(result, 'BrokerServiceAvailableFile');
@@ -108,7 +106,7 @@ test('send a ZIP, then as the recipient Check, Get, Download (bytes equal), Conf
   expect(childElements(files[0]!).map((m) => m.local)).toEqual(Object.keys(members(files[0]!)));
 
   // … downloads (Metro MTOM-wraps this request too) …
-  const downloaded = await soapCall(soap.url, STREAMED_PATH, ACTIONS.streamed('DownloadFileStreamedBasic'), mtomBody(envelope(downloadXml(recipient, reference))));
+  const downloaded = await soap.download(recipient, reference);
   expect(downloaded.status).toBe(200);
   expect(downloaded.rawHeaders['content-type']).toMatch(/^multipart\/related; type="application\/xop\+xml"; start="<[^>]+>"; start-info="text\/xml"; boundary="uuid:[^"]+"$/);
   const resultElement = child(downloaded.bodyElement, 'DownloadFileStreamedBasicResult', NS.svc);
@@ -121,32 +119,26 @@ test('send a ZIP, then as the recipient Check, Get, Download (bytes equal), Conf
   expect(downloaded.body.toString('latin1')).toMatch(/\r\nContent-Type: application\/octet-stream\r\n\r\nPK/);
 
   // … confirms …
-  const confirmed = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('ConfirmDownloadedBasic'), plainBody(envelope(confirmXml(recipient, reference))));
+  const confirmed = await soap.confirm(recipient, reference);
   expect(confirmed.status).toBe(200);
   expect(confirmed.bodyElement).toMatchObject({ local: 'ConfirmDownloadedBasicResponse', ns: NS.svc });
   expect(childElements(confirmed.bodyElement)).toHaveLength(0);
 
   // … and the file is no longer listed as Uploaded: an empty list, never nil.
-  const after = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('GetAvailableFilesBasic'), plainBody(envelope(getAvailableFilesXml(recipient))));
+  const after = await soap.getAvailableFiles(recipient);
   const emptyResult = child(after.bodyElement, 'GetAvailableFilesBasicResult', NS.svc);
   expect(isNilElement(emptyResult)).toBe(false);
   expect(childElements(emptyResult)).toHaveLength(0);
-  const checkAfter = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('CheckIfAvailableFilesBasic'), plainBody(envelope(checkXml(recipient))));
+  const checkAfter = await soap.check(recipient);
   expect(members(checkAfter.bodyElement)).toEqual({ CheckIfAvailableFilesBasicResult: 'false' });
 
   // Listed as Downloaded while it is still stored.
-  const downloadedList = await soapCall(
-    soap.url,
-    BASIC_PATH,
-    ACTIONS.basic('GetAvailableFilesBasic'),
-    plainBody(envelope(getAvailableFilesXml(recipient, { fileStatus: 'Downloaded' }))),
-  );
-  const downloadedFiles = children(child(downloadedList.bodyElement, 'GetAvailableFilesBasicResult'), 'BrokerServiceAvailableFile');
+  const downloadedFiles = availableFiles(await soap.getAvailableFiles(recipient, { fileStatus: 'Downloaded' }));
   expect(downloadedFiles.map((f) => members(f).FileReference)).toEqual([reference]);
   expect(members(downloadedFiles[0]!).FileStatus).toBe('Downloaded');
 
   // A repeated confirmation is a no-op success (CONTRACT §13), even once all recipients have confirmed.
-  const again = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('ConfirmDownloadedBasic'), plainBody(envelope(confirmXml(recipient, reference))));
+  const again = await soap.confirm(recipient, reference);
   expect(again.status).toBe(200);
 
   // Statuses and events as for any transfer.
@@ -155,81 +147,45 @@ test('send a ZIP, then as the recipient Check, Get, Download (bytes equal), Conf
   expect(overview.json.fileTransferStatus).toBe('AllConfirmedDownloaded');
   expect(overview.json.fileName).toBe('sbd.zip');
   expect(overview.json.sendersFileTransferReference).toBe(sendersReference);
-  expect(await soap.broker.events(reference)).toEqual([
-    `filetransferinitialized ${ORGS.sender} Sender`,
-    `published ${ORGS.sender} Sender`,
-    `published ${ORGS.recipient} Recipient`,
-    `downloadconfirmed ${ORGS.recipient} Recipient`,
-    `downloadconfirmed ${ORGS.sender} Sender`,
-    `allconfirmeddownloaded ${ORGS.sender} Sender`,
-  ]);
+  expect(await soap.broker.events(reference)).toEqual(CONFIRMED_TRANSFER_EVENTS);
 });
 
 test('the FileList element (as the schema names it) gives the file name; without one the name is <uuid>.zip', async () => {
   const { sender } = soap.users;
-  const named = await soapCall(
-    soap.url,
-    BASIC_PATH,
-    ACTIONS.basic('InitiateBrokerServiceBasic'),
-    plainBody(envelope(initiateXml(sender, { fileList: { as: 'FileList', names: ['melding.zip', 'second.zip'] } }))),
-  );
-  const namedId = members(named.bodyElement).InitiateBrokerServiceBasicResult!;
-  const unnamed = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('InitiateBrokerServiceBasic'), plainBody(envelope(initiateXml(sender, { fileList: null }))));
-  const unnamedId = members(unnamed.bodyElement).InitiateBrokerServiceBasicResult!;
+  const namedId = initiatedReference(await soap.initiate(sender, { fileList: { as: 'FileList', names: ['melding.zip', 'second.zip'] } }));
+  const unnamedId = initiatedReference(await soap.initiate(sender, { fileList: null }));
   const token = soap.broker.tokens.sender;
   expect((await soap.broker.call('GET', `/filetransfer/${namedId}`, { token })).json.fileName).toBe('melding.zip');
   expect((await soap.broker.call('GET', `/filetransfer/${unnamedId}`, { token })).json.fileName).toMatch(/^[0-9a-f-]{36}\.zip$/);
 });
 
 test('properties reach the transfer; Min/MaxSentDateTime (Norwegian local time without an offset) filter the list', async () => {
-  const { sender, recipient } = soap.users;
-  const initiated = await soapCall(
-    soap.url,
-    BASIC_PATH,
-    ACTIONS.basic('InitiateBrokerServiceBasic'),
-    plainBody(envelope(initiateXml(sender, { properties: [['conversationId', 'c-1'], ['kind', 'dpo']], recipients: [ORGS.recipient2] }))),
-  );
-  const reference = members(initiated.bodyElement).InitiateBrokerServiceBasicResult!;
-  const upload = await soapCall(soap.url, STREAMED_PATH, ACTIONS.streamed('UploadFileStreamedBasic'), uploadBody(uploadHeadersFor(sender, reference), await zipFile()));
-  expect(upload.status).toBe(200);
+  const { recipient } = soap.users;
+  const reference = await soap.send(await zipFile(), soap.users.sender, { properties: [['conversationId', 'c-1'], ['kind', 'dpo']], recipients: [ORGS.recipient2] });
   const details = await soap.broker.call('GET', `/filetransfer/${reference}/details`, { token: soap.broker.tokens.sender });
   expect(details.json.propertyList).toEqual({ conversationId: 'c-1', kind: 'dpo' });
 
   const recipient2 = soap.users.recipient2;
-  const list = async (window: { minSentDateTime?: string; maxSentDateTime?: string }) => {
-    const reply = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('GetAvailableFilesBasic'), plainBody(envelope(getAvailableFilesXml(recipient2, window))));
-    expect(reply.status).toBe(200);
-    return children(child(reply.bodyElement, 'GetAvailableFilesBasicResult'), 'BrokerServiceAvailableFile').map((f) => members(f).FileReference);
-  };
+  const list = (window: { minSentDateTime?: string; maxSentDateTime?: string }) => soap.listed(recipient2, window);
   // Sent at 09:00 Oslo time.
   expect(await list({ minSentDateTime: '2026-03-02T09:00:00', maxSentDateTime: '2026-03-02T09:00:00' })).toEqual([reference]);
   expect(await list({ minSentDateTime: '2026-03-02T09:00:01' })).toEqual([]);
   expect(await list({ maxSentDateTime: '2026-03-02T08:59:59' })).toEqual([]);
   expect(await list({ minSentDateTime: '2026-03-02T08:00:00Z', maxSentDateTime: '2026-03-02T08:00:00Z' })).toEqual([reference]);
   // A recipient of other transfers only does not see it.
-  const other = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('GetAvailableFilesBasic'), plainBody(envelope(getAvailableFilesXml(recipient))));
-  expect(children(child(other.bodyElement, 'GetAvailableFilesBasicResult'), 'BrokerServiceAvailableFile').map((f) => members(f).FileReference)).not.toContain(reference);
+  expect(listedReferences(await soap.getAvailableFiles(recipient))).not.toContain(reference);
 });
 
 test('Get and Check without a service code cover every broker service with an Altinn 2 code; comma-separated recipients are accepted', async () => {
   const { sender, recipient2 } = soap.users;
-  const initiated = await soapCall(soap.url, BASIC_PATH, ACTIONS.basic('InitiateBrokerServiceBasic'), plainBody(envelope(initiateXml(sender, { recipients: [ORGS.recipient2] }))));
-  const reference = members(initiated.bodyElement).InitiateBrokerServiceBasicResult!;
-  await soapCall(soap.url, STREAMED_PATH, ACTIONS.streamed('UploadFileStreamedBasic'), uploadBody(uploadHeadersFor(sender, reference), await zipFile()));
-  const anyService = await soapCall(
-    soap.url,
-    BASIC_PATH,
-    ACTIONS.basic('GetAvailableFilesBasic'),
-    plainBody(envelope(getAvailableFilesXml(recipient2, { serviceCode: null, serviceEdition: undefined }).replace('<ExternalServiceEditionCode>270815</ExternalServiceEditionCode>', ''))),
+  const reference = await soap.send(await zipFile(), sender, { recipients: [ORGS.recipient2] });
+  const anyService = await soap.basic(
+    'GetAvailableFilesBasic',
+    getAvailableFilesXml(recipient2, { serviceCode: null, serviceEdition: undefined }).replace('<ExternalServiceEditionCode>270815</ExternalServiceEditionCode>', ''),
   );
-  expect(children(child(anyService.bodyElement, 'GetAvailableFilesBasicResult'), 'BrokerServiceAvailableFile').map((f) => members(f).FileReference)).toContain(reference);
+  expect(listedReferences(anyService)).toContain(reference);
   // recipient2's system user is its own; the comma-separated list names only it.
-  const check = await soapCall(
-    soap.url,
-    BASIC_PATH,
-    ACTIONS.basic('CheckIfAvailableFilesBasic'),
-    plainBody(envelope(checkXml(recipient2, { serviceCode: null, serviceEdition: null, recipients: [`${ORGS.recipient2}, `] }))),
-  );
+  const check = await soap.check(recipient2, { serviceCode: null, serviceEdition: null, recipients: [`${ORGS.recipient2}, `] });
   expect(members(check.bodyElement)).toEqual({ CheckIfAvailableFilesBasicResult: 'true' });
 });
 

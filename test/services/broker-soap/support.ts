@@ -6,7 +6,7 @@
  * upload as chunked MTOM with its five headers in WSDL order, each declaring its own namespace,
  * and every call posted to `…svc?wsdl` with a quoted SOAPAction.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import yazl from 'yazl';
 import { addServiceOwner } from '../../../src/archive/add-service-owner';
@@ -15,10 +15,11 @@ import type { Config } from '../../../src/config';
 import { escapeText } from '../../../src/xml/writer';
 import { childElements, textContent, type XmlElement } from '../../../src/xml/parser';
 import { ORGS, startBrokerTestServer, type BrokerTestServer } from '../../helpers/broker';
-import { child, isNilElement, parseSoapResponse, type SoapResult } from '../../helpers/soap-client';
+import { binaryOf, child, children, isNilElement, parseSoapResponse, type SoapResult } from '../../helpers/soap-client';
 import type { ResourceSettings } from '../../../src/broker/configure-resource';
 
 export { ORGS };
+export { sha256 } from '../../helpers/soap-client';
 
 export const NS = {
   soap11: 'http://schemas.xmlsoap.org/soap/envelope/',
@@ -57,6 +58,24 @@ export interface BrokerSoapServer {
   users: { sender: SystemUser; recipient: SystemUser; recipient2: SystemUser; stranger: SystemUser };
   /** Adds an organisation account (as `owner add`) with a system user. */
   addSystemUser(orgNumber: string, userName?: string): Promise<SystemUser>;
+  /** A Basic operation (`operationXml` from initiateXml, checkXml, …): plain SOAP 1.1 to …Basic.svc?wsdl. */
+  basic(op: string, operationXml: string): Promise<SoapReply>;
+  initiate(user: SystemUser, options?: InitiateOptions): Promise<SoapReply>;
+  /** Initiate (default: as the sender), expecting 200: the new file reference. */
+  initiated(user?: SystemUser, options?: InitiateOptions): Promise<string>;
+  /** UploadFileStreamedBasic with these headers and `zip` (default: a fresh ZIP). */
+  upload(headers: UploadHeaders, zip?: Buffer): Promise<SoapReply>;
+  /** Initiate + upload as the integrasjonspunkt does (default: as the sender, a fresh ZIP), expecting 200 for both: the reference. */
+  send(zip?: Buffer, user?: SystemUser, options?: InitiateOptions): Promise<string>;
+  check(user: SystemUser, options?: CheckOptions): Promise<SoapReply>;
+  getAvailableFiles(user: SystemUser, options?: SearchOptions): Promise<SoapReply>;
+  /** The FileReferences GetAvailableFilesBasic lists for `user`, expecting 200. */
+  listed(user: SystemUser, options?: SearchOptions): Promise<string[]>;
+  /** DownloadFileStreamedBasic, MTOM-wrapped as Metro sends it. */
+  download(user: SystemUser, reference: string, reportee?: string): Promise<SoapReply>;
+  confirm(user: SystemUser, reference: string, reportee?: string): Promise<SoapReply>;
+  /** As the recipient's integrasjonspunkt: Check (true), Get (lists it), Download (200), Confirm (200): the bytes downloaded. */
+  receive(reference: string, user?: SystemUser): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -78,7 +97,55 @@ export async function startBrokerSoapServer(options: { config?: Partial<Config>;
     recipient2: await addUser(ORGS.recipient2),
     stranger: await addUser(ORGS.stranger),
   };
-  return { broker, url: broker.url, users, addSystemUser: addUser, close: () => broker.close() };
+  const url = broker.url;
+  const basic = (op: string, operationXml: string) => soapCall(url, BASIC_PATH, ACTIONS.basic(op), plainBody(envelope(operationXml)));
+  const initiate = (user: SystemUser, initiateOptions?: InitiateOptions) => basic('InitiateBrokerServiceBasic', initiateXml(user, initiateOptions));
+  const initiated = async (user = users.sender, initiateOptions?: InitiateOptions) => {
+    const reply = await initiate(user, initiateOptions);
+    expect(reply.status).toBe(200);
+    return initiatedReference(reply);
+  };
+  const upload = async (headers: UploadHeaders, zip?: Buffer) =>
+    soapCall(url, STREAMED_PATH, ACTIONS.streamed('UploadFileStreamedBasic'), uploadBody(headers, zip ?? (await zipFile())));
+  const check = (user: SystemUser, checkOptions?: CheckOptions) => basic('CheckIfAvailableFilesBasic', checkXml(user, checkOptions));
+  const getAvailableFiles = (user: SystemUser, search?: SearchOptions) => basic('GetAvailableFilesBasic', getAvailableFilesXml(user, search));
+  const download = (user: SystemUser, reference: string, reportee?: string) =>
+    soapCall(url, STREAMED_PATH, ACTIONS.streamed('DownloadFileStreamedBasic'), mtomBody(envelope(downloadXml(user, reference, reportee))));
+  const confirm = (user: SystemUser, reference: string, reportee?: string) => basic('ConfirmDownloadedBasic', confirmXml(user, reference, reportee));
+  return {
+    broker,
+    url,
+    users,
+    addSystemUser: addUser,
+    basic,
+    initiate,
+    initiated,
+    upload,
+    send: async (zip?: Buffer, user = users.sender, initiateOptions?: InitiateOptions) => {
+      const reference = await initiated(user, initiateOptions);
+      expect((await upload(uploadHeadersFor(user, reference), zip)).status).toBe(200);
+      return reference;
+    },
+    check,
+    getAvailableFiles,
+    listed: async (user: SystemUser, search?: SearchOptions) => {
+      const reply = await getAvailableFiles(user, search);
+      expect(reply.status).toBe(200);
+      return listedReferences(reply);
+    },
+    download,
+    confirm,
+    receive: async (reference: string, recipient = users.recipient) => {
+      expect(members((await check(recipient)).bodyElement).CheckIfAvailableFilesBasicResult).toBe('true');
+      expect(listedReferences(await getAvailableFiles(recipient))).toContain(reference);
+      const downloaded = await download(recipient, reference);
+      expect(downloaded.status).toBe(200);
+      const bytes = binaryOf(downloaded, child(downloaded.bodyElement, 'DownloadFileStreamedBasicResult'))!;
+      expect((await confirm(recipient, reference)).status).toBe(200);
+      return bytes;
+    },
+    close: () => broker.close(),
+  };
 }
 
 // ---- requests as Metro writes them ----
@@ -151,7 +218,13 @@ export function getAvailableFilesXml(user: SystemUser, options: SearchOptions = 
   return basicOperation('GetAvailableFilesBasic', `${credentials(user)}<ns2:searchParameters>${search}</ns2:searchParameters>`);
 }
 
-export function checkXml(user: SystemUser, options: { serviceCode?: string | null; serviceEdition?: number | null; recipients?: string[] } = {}): string {
+export interface CheckOptions {
+  serviceCode?: string | null;
+  serviceEdition?: number | null;
+  recipients?: string[];
+}
+
+export function checkXml(user: SystemUser, options: CheckOptions = {}): string {
   const poll =
     element('ns3:ExternalServiceCode', options.serviceCode === undefined ? SERVICE.code : options.serviceCode) +
     element('ns3:ExternalServiceEditionCode', options.serviceEdition === undefined ? SERVICE.edition : options.serviceEdition) +
@@ -323,8 +396,19 @@ export function members(element: XmlElement): Record<string, string | null> {
   return Object.fromEntries(childElements(element).map((m) => [m.local, isNilElement(m) ? null : textContent(m)]));
 }
 
-export function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/** The file reference an InitiateBrokerServiceBasic answer gives. */
+export function initiatedReference(reply: SoapReply): string {
+  return members(reply.bodyElement).InitiateBrokerServiceBasicResult!;
+}
+
+/** The BrokerServiceAvailableFile elements of a GetAvailableFilesBasic answer. */
+export function availableFiles(reply: SoapReply): XmlElement[] {
+  return children(child(reply.bodyElement, 'GetAvailableFilesBasicResult'), 'BrokerServiceAvailableFile');
+}
+
+/** The FileReferences a GetAvailableFilesBasic answer lists, in order. */
+export function listedReferences(reply: SoapReply): string[] {
+  return availableFiles(reply).map((file) => members(file).FileReference!);
 }
 
 /** A ZIP like the integrasjonspunkt's (sbd.json and more), different every time unless the entries are given. */

@@ -35,14 +35,17 @@ export interface A2Options {
   authorization?: string;
 }
 
-export interface Altinn2Fixture {
-  broker: BrokerTestServer;
+export interface Altinn2Client {
   apiKey: string;
-  /** The resource with SERVICE_CODE / SERVICE_EDITION. */
-  resourceId: string;
   token(person: string): Promise<string>;
   /** An Altinn 2 REST call: path under /api (e.g. `/974760673/brokerservice/outbox`). */
   a2(method: string, apiPath: string, options?: A2Options): Promise<BrokerResponse>;
+}
+
+export interface Altinn2Fixture extends Altinn2Client {
+  broker: BrokerTestServer;
+  /** The resource with SERVICE_CODE / SERVICE_EDITION. */
+  resourceId: string;
   /** POST to the outbox of `who` (default the sender) with the description's defaults filled in. */
   send(bytes: Buffer, description?: Record<string, unknown>, options?: A2Options & { who?: string; fileName?: string }): Promise<BrokerResponse>;
   snapshot(): Promise<StoredState>;
@@ -87,10 +90,11 @@ export function description(overrides: Record<string, unknown> = {}): Record<str
   };
 }
 
-export async function startAltinn2Fixture(resource: ResourceSettings = {}): Promise<Altinn2Fixture> {
-  const broker = await startBrokerTestServer({
-    resource: { externalServiceCodeLegacy: SERVICE_CODE, externalServiceEditionCodeLegacy: SERVICE_EDITION, ...resource },
-  });
+/**
+ * An Altinn 2 REST client for `broker`'s server: an API client, and SENDER_PERSON, RECIPIENT_PERSON
+ * and STRANGER_PERSON with roles for their organisations.
+ */
+export async function addAltinn2Client(broker: BrokerTestServer): Promise<Altinn2Client> {
   const { db } = broker.app;
   const { key: apiKey } = await addApiKey(db, { name: 'altinn2-broker-tests' });
   await addRole(db, { person: SENDER_PERSON, orgNumber: ORGS.sender });
@@ -122,6 +126,17 @@ export async function startAltinn2Fixture(resource: ResourceSettings = {}): Prom
     return { status: response.status, headers: response.headers, bytes, text, json: isJson ? JSON.parse(text) : undefined };
   };
 
+  return { apiKey, token, a2 };
+}
+
+export async function startAltinn2Fixture(resource: ResourceSettings = {}): Promise<Altinn2Fixture> {
+  const broker = await startBrokerTestServer({
+    resource: { externalServiceCodeLegacy: SERVICE_CODE, externalServiceEditionCodeLegacy: SERVICE_EDITION, ...resource },
+  });
+  const client = await addAltinn2Client(broker);
+  const { a2 } = client;
+  const { db } = broker.app;
+
   const send = (bytes: Buffer, descriptionOverrides: Record<string, unknown> = {}, options: A2Options & { who?: string; fileName?: string } = {}) =>
     a2('POST', `/${options.who ?? ORGS.sender}/brokerservice/outbox`, {
       ...options,
@@ -135,5 +150,5 @@ export async function startAltinn2Fixture(resource: ResourceSettings = {}): Prom
     return { rows, blobs: await listFiles(path.join(broker.app.dataDir, 'blobs')) };
   };
 
-  return { broker, apiKey, resourceId: broker.resourceId, token, a2, send, snapshot, close: () => broker.close() };
+  return { ...client, broker, resourceId: broker.resourceId, send, snapshot, close: () => broker.close() };
 }
