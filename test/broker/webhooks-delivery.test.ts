@@ -25,6 +25,7 @@ import {
   type Receiver,
   type ReceivedRequest,
 } from './events-support';
+import { waitFor } from '../helpers/wait';
 
 const HOUR = 60 * 60_000;
 
@@ -371,11 +372,3 @@ it('treats a redirect as a failure and does not follow it', async () => {
   expect(target.requests).toEqual([]);
   expect(await bed.db('broker_webhook_deliveries').first('last_status', 'delivered_at')).toEqual({ last_status: 307, delivered_at: null });
 });
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const giveUpAt = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > giveUpAt) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -4,9 +4,9 @@
  * retry or renew the job; a job whose runs keep dying with their worker ends failed.
  */
 import { ManualClock } from '../../src/clock';
-import { enqueueJob, JobRunner, type JobHandler, type JobKindOptions } from '../../src/jobs/queue';
+import { enqueueJob } from '../../src/jobs/queue';
 import { claimJobs, completeJob, extendLease, failJob, returnToPending, type ClaimedJob } from '../../src/jobs/store';
-import { deferred, jobRows, recordingLogger, useJobsDatabase, waitFor } from './support';
+import { deferred, jobRows, runnerWith, useJobsDatabase, waitFor } from './support';
 
 const database = useJobsDatabase();
 
@@ -15,12 +15,6 @@ async function claimAsDeadWorker(clock: ManualClock, kind: string, leaseMs: numb
   const [job] = await claimJobs(database.db, { leaseMsByKind: new Map([[kind, leaseMs]]), now: clock.now(), limit: 1, workerId });
   if (!job) throw new Error('nothing to claim');
   return job;
-}
-
-function runnerWith(clock: ManualClock, kind: string, handler: JobHandler, options: JobKindOptions = {}, workerId?: string) {
-  const log = recordingLogger();
-  const runner = new JobRunner({ db: database.db, clock, log, handlers: { [kind]: { handler, ...options } }, ...(workerId && { workerId }) });
-  return { runner, log };
 }
 
 it('reclaims the job of a dead worker once its lease has expired, and the dead claim can no longer touch it', async () => {
@@ -35,6 +29,7 @@ it('reclaims the job of a dead worker once its lease has expired, and the dead c
   const staleResults: unknown[] = [];
   const attempts: number[] = [];
   const { runner, log } = runnerWith(
+    database.db,
     clock,
     'test.lease',
     async (_payload, job) => {
@@ -73,6 +68,7 @@ it('renews the lease of a long job, so another worker does not take it over', as
   const started = deferred();
   const release = deferred();
   const { runner: longRunner } = runnerWith(
+    database.db,
     clock,
     'test.long',
     async () => {
@@ -83,7 +79,7 @@ it('renews the lease of a long job, so another worker does not take it over', as
     'long-runner',
   );
   let othersRuns = 0;
-  const { runner: other } = runnerWith(clock, 'test.long', async () => void othersRuns++, { leaseMs: 300 }, 'other');
+  const { runner: other } = runnerWith(database.db, clock, 'test.long', async () => void othersRuns++, { leaseMs: 300 }, 'other');
 
   const running = longRunner.runDue();
   await started.promise;
@@ -108,6 +104,7 @@ it('tells a handler (signal) when its lease was taken over, and does not delete 
   const started = deferred();
   let abortReason: unknown;
   const { runner, log } = runnerWith(
+    database.db,
     clock,
     'test.stalled',
     async (_payload, job) => {
@@ -139,7 +136,7 @@ it('fails a job for good when its runs keep dying with their worker (maxAttempts
   clock.advance(1000);
 
   let runs = 0;
-  const { runner } = runnerWith(clock, 'test.poison', async () => void runs++, { maxAttempts: 2, leaseMs: 1000 });
+  const { runner } = runnerWith(database.db, clock, 'test.poison', async () => void runs++, { maxAttempts: 2, leaseMs: 1000 });
   expect(await runner.runDue()).toBe(0);
   expect(runs).toBe(0);
   const [row] = await jobRows(database.db);

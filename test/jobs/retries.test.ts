@@ -3,26 +3,10 @@
  * requeue/discard, and a retry meeting a newer pending job of the same key.
  */
 import { ManualClock } from '../../src/clock';
-import {
-  backoffDelayMs,
-  discardFailedJobs,
-  enqueueJob,
-  jobStats,
-  JobRunner,
-  requeueFailedJobs,
-  RetryLater,
-  type JobContext,
-  type JobHandler,
-  type JobKindOptions,
-} from '../../src/jobs/queue';
-import { jobRows, recordingLogger, useJobsDatabase } from './support';
+import { backoffDelayMs, discardFailedJobs, enqueueJob, jobStats, requeueFailedJobs, RetryLater, type JobContext } from '../../src/jobs/queue';
+import { jobRows, runnerWith, useJobsDatabase } from './support';
 
 const database = useJobsDatabase();
-
-function runnerWith(clock: ManualClock, kind: string, handler: JobHandler, options: JobKindOptions = {}) {
-  const log = recordingLogger();
-  return { runner: new JobRunner({ db: database.db, clock, log, handlers: { [kind]: { handler, ...options } } }), log };
-}
 
 describe('backoffDelayMs', () => {
   const backoff = { baseMs: 1000, maxMs: 60_000 };
@@ -42,6 +26,7 @@ it('retries a failing job after its backoff, counting attempts and keeping the l
   const clock = new ManualClock();
   const attempts: number[] = [];
   const { runner, log } = runnerWith(
+    database.db,
     clock,
     'test.flaky',
     async (_payload, job) => {
@@ -81,6 +66,7 @@ it('retries after RetryLater\'s own delay without counting an attempt', async ()
   const seen: number[] = [];
   let scannerUp = false;
   const { runner } = runnerWith(
+    database.db,
     clock,
     'test.scan',
     async (_payload, job) => {
@@ -111,6 +97,7 @@ it('marks a job failed after maxAttempts and keeps it, visible, with its last er
   const clock = new ManualClock();
   let runs = 0;
   const { runner, log } = runnerWith(
+    database.db,
     clock,
     'test.doomed',
     async () => {
@@ -145,6 +132,7 @@ it('lets an operator requeue or discard failed jobs', async () => {
   let healthy = false;
   const payloads: unknown[] = [];
   const { runner } = runnerWith(
+    database.db,
     clock,
     'test.repairable',
     async (payload) => {
@@ -175,6 +163,7 @@ it('merges a retry into a newer pending job of the same key (a key names one pie
   const clock = new ManualClock();
   const runs: Array<{ payload: unknown; attempt: number }> = [];
   const { runner } = runnerWith(
+    database.db,
     clock,
     'test.keyed',
     async (payload, job: JobContext) => {

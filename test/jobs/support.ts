@@ -6,8 +6,11 @@
 import type { Knex } from 'knex';
 import { openDatabase } from '../../src/storage/db';
 import { migrateLatest } from '../../src/storage/migrate';
-import type { Logger } from '../../src/jobs/queue';
+import type { Clock } from '../../src/clock';
+import { JobRunner, type JobHandler, type JobKindOptions, type Logger } from '../../src/jobs/queue';
 import { createTestDatabase } from '../helpers/database';
+
+export { waitFor } from '../helpers/wait';
 
 export interface JobsDatabase {
   db: Knex;
@@ -71,6 +74,13 @@ export function useJobsDatabase(): JobsDatabase {
   };
 }
 
+/** A runner on `db` for one kind of job, telling a recording logger (returned with it). */
+export function runnerWith(db: Knex, clock: Clock, kind: string, handler: JobHandler, options: JobKindOptions = {}, workerId?: string) {
+  const log = recordingLogger();
+  const runner = new JobRunner({ db, clock, log, handlers: { [kind]: { handler, ...options } }, ...(workerId && { workerId }) });
+  return { runner, log };
+}
+
 export interface LogEntry {
   level: 'debug' | 'info' | 'warn' | 'error';
   bindings: Record<string, unknown>;
@@ -91,15 +101,6 @@ export function recordingLogger(entries: LogEntry[] = [], bindings: Record<strin
     error: at('error'),
     child: (more) => recordingLogger(entries, { ...bindings, ...more }),
   };
-}
-
-/** Waits until `condition` holds, checked every few ms; gives up (failing the test) after 30 s. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const giveUpAt = Date.now() + 30_000;
-  while (!(await condition())) {
-    if (Date.now() > giveUpAt) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** A promise with its resolver, to hold a handler at a point the test chooses. */

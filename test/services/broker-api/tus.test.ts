@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import type { ClientRequest } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import { buildServer } from '../../../src/server';
 import type { FileBlobStore } from '../../../src/storage/blob-store';
 import { BROKER_API_PREFIX } from '../../../src/services/broker-api';
 import { ORGS, party, rawRequest, startBrokerTestServer, type BrokerTestServer } from '../../helpers/broker';
+import { waitFor } from '../../helpers/wait';
 
 const MiB = 1024 * 1024;
 const CHUNK = 8 * MiB;
@@ -167,12 +169,28 @@ const patch = (target: string, offset: number, body: Buffer, headers: Record<str
   tusCall('PATCH', target, { body, headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), ...headers } });
 const md5Base64 = (bytes: Buffer) => createHash('md5').update(bytes).digest('base64');
 
-async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`gave up waiting for ${what}`);
+/** The lease token of the transfer's upload (null when no request holds it). */
+async function leaseToken(id: string): Promise<string | null | undefined> {
+  return (await broker.app.db('broker_uploads').where({ file_transfer_id: id }).first())?.lease_token;
+}
+
+/**
+ * A PATCH at `offset` that declares `length` bytes but sends only `sent`, its body left open:
+ * resolves once it holds the upload's lease, with the request (to end or break it) and its answer.
+ */
+async function partialPatch(id: string, offset: number, length: number, sent: Buffer, holding: string) {
+  let request!: ClientRequest;
+  const answer = rawRequest(tusUrl, {
+    method: 'PATCH',
+    path: `${TUS}/${id}`,
+    headers: { authorization: `Bearer ${broker.tokens.sender}`, 'tus-resumable': '1.0.0', 'content-type': 'application/offset+octet-stream', 'upload-offset': offset, 'content-length': length },
+    send: (sending) => {
+      request = sending;
+      sending.write(sent);
+    },
+  });
+  await waitFor(async () => (await leaseToken(id)) !== null, holding);
+  return { request, answer };
 }
 
 describe('tus-js-client', () => {
@@ -199,7 +217,7 @@ describe('tus-js-client', () => {
     });
     // The server has let go of the chunk in flight. It kept it only if every byte of it had
     // reached the server before the connection went (the kernel may deliver what was already sent).
-    await waitFor(async () => (await broker.app.db('broker_uploads').where({ file_transfer_id: id }).first())?.lease_token === null, 'the lease to be released');
+    await waitFor(async () => (await leaseToken(id)) === null, 'the lease to be released');
     const stored = Number((await broker.app.db('broker_uploads').where({ file_transfer_id: id }).first()).upload_offset);
     expect([2 * CHUNK, 3 * CHUNK]).toContain(stored);
     expect((await overview(id)).fileTransferStatus).toBe('UploadStarted');
@@ -402,20 +420,11 @@ describe('the TUS protocol, request by request', () => {
     expect((await create(id, 3000)).status).toBe(201);
     const bytes = randomBytes(3000);
     expect((await patch(id, 0, bytes.subarray(0, 1000))).status).toBe(204);
-    let brokenRequest: import('node:http').ClientRequest | undefined;
-    const broken = rawRequest(tusUrl, {
-      method: 'PATCH',
-      path: `${TUS}/${id}`,
-      headers: { authorization: `Bearer ${broker.tokens.sender}`, 'tus-resumable': '1.0.0', 'content-type': 'application/offset+octet-stream', 'upload-offset': 1000, 'content-length': 2000 },
-      send: (request) => {
-        brokenRequest = request;
-        request.write(bytes.subarray(1000, 1600));
-      },
-    }).catch(() => undefined); // its connection is cut: there is no answer
-    await waitFor(async () => (await broker.app.db('broker_uploads').where({ file_transfer_id: id }).first())?.lease_token !== null, 'the PATCH to hold the lease');
-    brokenRequest!.destroy();
-    await broken;
-    await waitFor(async () => (await broker.app.db('broker_uploads').where({ file_transfer_id: id }).first())?.lease_token === null, 'the lease to be released');
+    const broken = await partialPatch(id, 1000, 2000, bytes.subarray(1000, 1600), 'the PATCH to hold the lease');
+    const cut = broken.answer.catch(() => undefined); // its connection is cut: there is no answer
+    broken.request.destroy();
+    await cut;
+    await waitFor(async () => (await leaseToken(id)) === null, 'the lease to be released');
     const head = await tusCall('HEAD', id);
     expect(head.headers.get('upload-offset')).toBe('1000');
     expect((await patch(id, 1000, bytes.subarray(1000))).status).toBe(204);
@@ -426,22 +435,12 @@ describe('the TUS protocol, request by request', () => {
     const id = await broker.initialize();
     expect((await create(id, 2000)).status).toBe(201);
     const bytes = randomBytes(2000);
-    let slowRequest: import('node:http').ClientRequest | undefined;
-    const slow = rawRequest(tusUrl, {
-      method: 'PATCH',
-      path: `${TUS}/${id}`,
-      headers: { authorization: `Bearer ${broker.tokens.sender}`, 'tus-resumable': '1.0.0', 'content-type': 'application/offset+octet-stream', 'upload-offset': 0, 'content-length': 2000 },
-      send: (request) => {
-        slowRequest = request;
-        request.write(bytes.subarray(0, 700));
-      },
-    });
-    await waitFor(async () => (await broker.app.db('broker_uploads').where({ file_transfer_id: id }).first())?.lease_token !== null, 'the first PATCH to hold the lease');
+    const slow = await partialPatch(id, 0, 2000, bytes.subarray(0, 700), 'the first PATCH to hold the lease');
     const second = await patch(id, 0, bytes);
     expect(second.status).toBe(409);
     expect(second.text).toMatch(/^File [0-9a-f-]{36} is currently being updated\. Please try again later$/);
-    slowRequest!.end(bytes.subarray(700));
-    const first = await slow;
+    slow.request.end(bytes.subarray(700));
+    const first = await slow.answer;
     expect(first.status).toBe(204);
     expect(first.headers['upload-offset']).toBe('2000');
     expect(await downloadSha256(id)).toBe(createHash('sha256').update(bytes).digest('hex'));

@@ -6,18 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { addDelegation, removeDelegation } from '../../../src/auth/system-user-delegations';
-import { child, children } from '../../helpers/soap-client';
-import {
-  altinnFault,
-  members,
-  ORGS,
-  startBrokerSoapServer,
-  uploadHeadersFor,
-  zipFile,
-  type BrokerSoapServer,
-  type SoapReply,
-  type SystemUser,
-} from './support';
+import { altinnFault, members, ORGS, startBrokerSoapServer, uploadHeadersFor, zipFile, type BrokerSoapServer, type SoapReply, type SystemUser } from './support';
 
 let soap: BrokerSoapServer;
 /** Published to ORGS.recipient. */
@@ -33,9 +22,6 @@ beforeAll(async () => {
 afterAll(() => soap.close());
 
 const listFor = (user: SystemUser, reportee = user.orgNumber, fileStatus = 'Uploaded') => soap.listed(user, { reportee, fileStatus });
-const download = (user: SystemUser, reference: string, reportee?: string) => soap.download(user, reference, reportee);
-const confirm = (user: SystemUser, reference: string, reportee?: string) => soap.confirm(user, reference, reportee);
-const upload = (user: SystemUser, reference: string) => soap.upload(uploadHeadersFor(user, reference));
 
 /** The fault with the reference masked and the per-fault GUID left out: what tells one answer from another. */
 function visibleFault(reply: SoapReply, reference: string) {
@@ -53,8 +39,8 @@ test('a system user of another organisation gets no file and no hint that it exi
   expect(members(check.bodyElement).CheckIfAvailableFilesBasicResult).toBe('false');
 
   for (const [operation, call] of [
-    ['download', download],
-    ['confirm', confirm],
+    ['download', soap.download],
+    ['confirm', soap.confirm],
   ] as const) {
     const real = visibleFault(await call(stranger, published), published);
     const unknown = visibleFault(await call(stranger, madeUp), madeUp);
@@ -62,8 +48,8 @@ test('a system user of another organisation gets no file and no hint that it exi
     expect(real.fault).toMatchObject({ ErrorID: 40212 });
   }
   // An upload onto another organisation's initiated transfer.
-  const real = visibleFault(await upload(stranger, initiatedOnly), initiatedOnly);
-  expect(real).toEqual(visibleFault(await upload(stranger, madeUp), madeUp));
+  const real = visibleFault(await soap.upload(uploadHeadersFor(stranger, initiatedOnly)), initiatedOnly);
+  expect(real).toEqual(visibleFault(await soap.upload(uploadHeadersFor(stranger, madeUp)), madeUp));
   expect(real.fault).toMatchObject({ ErrorID: 40212 });
 
   // Nothing changed for the real parties.
@@ -77,18 +63,18 @@ test('a transfer on a service without an Altinn 2 code does not exist for the SO
   const reference = await soap.broker.publish(await zipFile(), { resourceId: altinn3Only });
   const { recipient } = soap.users;
   expect(await listFor(recipient)).not.toContain(reference);
-  const unknown = visibleFault(await download(recipient, randomUUID()), 'x');
-  const reply = await download(recipient, reference);
+  const unknown = visibleFault(await soap.download(recipient, randomUUID()), 'x');
+  const reply = await soap.download(recipient, reference);
   expect(altinnFault(reply).ErrorID).toBe(40212);
   expect(visibleFault(reply, reference).faultstring).toBe(unknown.faultstring.replace(/'[0-9a-f-]{36}'/, "'<reference>'"));
-  expect(altinnFault(await confirm(recipient, reference)).ErrorID).toBe(40212);
+  expect(altinnFault(await soap.confirm(recipient, reference)).ErrorID).toBe(40212);
 });
 
 test('a delegation lets a system user act for another organisation, and only while it lasts', async () => {
   // An IT provider's system user (its own organisation: recipient2) acting for the recipient.
   const provider = await soap.addSystemUser(ORGS.recipient2);
   const db = soap.broker.app.db;
-  expect(altinnFault(await download(provider, published, ORGS.recipient)).ErrorID).toBe(40211);
+  expect(altinnFault(await soap.download(provider, published, ORGS.recipient)).ErrorID).toBe(40211);
 
   expect(await addDelegation(db, { userName: provider.userName, orgNumber: ORGS.recipient, now: new Date() })).toBe(true);
   expect(await listFor(provider, ORGS.recipient)).toContain(published);
@@ -96,10 +82,10 @@ test('a delegation lets a system user act for another organisation, and only whi
   expect(await listFor(provider)).not.toContain(published);
   const check = await soap.check(provider, { recipients: [ORGS.recipient2, ORGS.recipient] });
   expect(members(check.bodyElement).CheckIfAvailableFilesBasicResult).toBe('true');
-  const downloaded = await download(provider, published, ORGS.recipient);
+  const downloaded = await soap.download(provider, published, ORGS.recipient);
   expect(downloaded.status).toBe(200);
 
   expect(await removeDelegation(db, { userName: provider.userName, orgNumber: ORGS.recipient })).toBe(true);
-  expect(altinnFault(await download(provider, published, ORGS.recipient)).ErrorID).toBe(40211);
-  expect(altinnFault(await confirm(provider, published, ORGS.recipient)).ErrorID).toBe(40211);
+  expect(altinnFault(await soap.download(provider, published, ORGS.recipient)).ErrorID).toBe(40211);
+  expect(altinnFault(await soap.confirm(provider, published, ORGS.recipient)).ErrorID).toBe(40211);
 });

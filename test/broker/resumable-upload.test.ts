@@ -2,21 +2,16 @@
  * The resumable-upload use cases (src/broker/resumable-upload.ts) against a real database and blob
  * store, without HTTP: offsets, leases, checksums, completion and attachment, concatenation,
  * termination, replaced attempts, expiry and recovery after a failed completion. The TUS door is
- * tested over HTTP in tus.test.ts.
+ * tested over HTTP in test/services/broker-api/tus.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { openApp, type App } from '../../../src/app';
-import { configureResource } from '../../../src/broker/configure-resource';
-import { isBrokerError } from '../../../src/broker/errors';
-import { loadFileTransfer } from '../../../src/broker/file-transfer-store';
-import { initializeFileTransfer } from '../../../src/broker/initialize-file-transfer';
+import { configureResource } from '../../src/broker/configure-resource';
+import { isBrokerError } from '../../src/broker/errors';
+import { loadFileTransfer } from '../../src/broker/file-transfer-store';
+import { initializeFileTransfer } from '../../src/broker/initialize-file-transfer';
 import {
   abortResumableUploads,
-  composeFinalUpload,
   createFinalUpload,
   createResumableUpload,
   expireResumableUploads,
@@ -26,13 +21,13 @@ import {
   UPLOAD_EXPIRATION_MS,
   writeResumableUpload,
   type ResumableUploadErrorReason,
-} from '../../../src/broker/resumable-upload';
-import type { BrokerCaller, BrokerContext } from '../../../src/broker/types';
-import { uploadFileTransfer } from '../../../src/broker/upload-file-transfer';
-import { ManualClock } from '../../../src/clock';
-import { loadConfig } from '../../../src/config';
-import { FileBlobStore, type BlobStore } from '../../../src/storage/blob-store';
-import { createTestDatabase } from '../../helpers/database';
+} from '../../src/broker/resumable-upload';
+import type { BrokerCaller, BrokerContext } from '../../src/broker/types';
+import { uploadFileTransfer } from '../../src/broker/upload-file-transfer';
+import { ManualClock } from '../../src/clock';
+import { FileBlobStore, type BlobStore } from '../../src/storage/blob-store';
+import { createTestApp, type TestApp } from '../helpers/database';
+import { waitFor } from '../helpers/wait';
 
 const SENDER: BrokerCaller = { orgNumber: '974760673', partyId: '0192:974760673' };
 const RECIPIENT: BrokerCaller = { orgNumber: '889640782', partyId: '0192:889640782' };
@@ -42,28 +37,19 @@ const OWNER: BrokerCaller = { orgNumber: '991825827', partyId: '0192:991825827' 
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-let app: App;
+let app: TestApp;
 let ctx: BrokerContext;
 let clock: ManualClock;
-let dataDir: string;
-let dropDatabase: () => Promise<void>;
-const RESOURCE = 'tus-domain-resource';
+const RESOURCE = 'resumable-upload-resource';
 
 beforeAll(async () => {
   clock = new ManualClock(new Date('2026-03-02T08:00:00.000Z'));
-  dataDir = await mkdtemp(path.join(tmpdir(), 'agw-tus-domain-'));
-  const database = await createTestDatabase();
-  dropDatabase = database.drop;
-  app = await openApp({ ...loadConfig({ LOG_LEVEL: 'silent' }), dataDir, databaseUrl: database.databaseUrl }, { inMemory: !database.databaseUrl, clock });
+  app = await createTestApp({}, { clock });
   ctx = app.broker;
   await configureResource(ctx, OWNER, RESOURCE, { maxFileTransferSize: 1024 * 1024 });
 });
 
-afterAll(async () => {
-  await app?.close();
-  await dropDatabase?.();
-  await rm(dataDir, { recursive: true, force: true });
-});
+afterAll(() => app?.close());
 
 async function initialize(overrides: Record<string, unknown> = {}): Promise<string> {
   const { fileTransferId } = await initializeFileTransfer(ctx, SENDER, {
@@ -110,11 +96,7 @@ async function uploadRows(id: string) {
 
 /** Until a writer holds the lease of the transfer's upload. */
 async function waitForLease(id: string): Promise<void> {
-  for (let i = 0; i < 3000; i++) {
-    if (await app.db('broker_uploads').where({ file_transfer_id: id }).whereNotNull('lease_token').first()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error('no writer took the lease');
+  await waitFor(async () => (await app.db('broker_uploads').where({ file_transfer_id: id }).whereNotNull('lease_token').first()) !== undefined, 'a writer to take the lease');
 }
 
 async function pendingUploadFiles(): Promise<string[]> {
