@@ -188,7 +188,8 @@ function dispatch(
 function toFault(endpoint: SoapEndpointDefinition, error: unknown, request: FastifyRequest): SoapFault {
   const fault = error instanceof SoapFault ? error : endpoint.mapError(error);
   if (fault) {
-    request.log.info({ fault: fault.code, errorId: fault.altinnFault?.errorId, errorGuid: fault.errorGuid, msg: fault.message }, 'SOAP fault');
+    // One `msg` per line (JSON readers keep the last of duplicate keys): what went wrong is under `err`.
+    request.log.info({ err: fault, fault: fault.code, errorId: fault.altinnFault?.errorId, errorGuid: fault.errorGuid }, 'SOAP fault');
     return fault;
   }
   const internal = new SoapFault('Server', 'An internal error occurred; the error GUID identifies it in the server log', {

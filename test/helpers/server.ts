@@ -3,7 +3,7 @@
  * production server (buildServer), listening on an ephemeral loopback port.
  */
 import type { Config } from '../../src/config';
-import { buildServer } from '../../src/server';
+import { buildServer, type ServerOptions } from '../../src/server';
 import { createTestApp, type TestApp } from './database';
 
 export interface TestServer {
@@ -12,9 +12,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<Config> = {}, serverOptions: ServerOptions = { logger: false }): Promise<TestServer> {
   const app = await createTestApp(overrides);
-  const server = buildServer(app, { logger: false });
+  const server = buildServer(app, serverOptions);
   const url = await server.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,
