@@ -82,8 +82,21 @@ export function registerOpenApi(server: FastifyInstance): void {
   server.register(swaggerUi, {
     routePrefix: HELP_PREFIX,
     uiConfig: { docExpansion: 'list', deepLinking: true, defaultModelsExpandDepth: 0 },
+    uiHooks: {
+      // The page's assets and its document are addressed relative to the page, which resolves right
+      // only from /api/help/ (also behind a proxy that mounts the gateway under a path): go there.
+      onRequest: async (request, reply) => {
+        const [pathname, query] = splitQuery(request.url);
+        if (pathname === HELP_PREFIX) return reply.redirect(`${HELP_PREFIX.slice(HELP_PREFIX.lastIndexOf('/') + 1)}/${query}`, 301);
+      },
+    },
   });
   server.register(async (scope) => {
     scope.get(OPENAPI_PATH, { schema: { hide: true } }, async () => server.swagger());
   });
+}
+
+function splitQuery(url: string): [string, string] {
+  const at = url.indexOf('?');
+  return at === -1 ? [url, ''] : [url.slice(0, at), url.slice(at)];
 }
