@@ -13,7 +13,7 @@ import type { BrokerContext } from './broker/types';
 import { eventSource } from './broker/cloud-events';
 import { webhookDeliverySettings } from './broker/webhooks';
 import { createClamdScanner } from './scanning/clamd';
-import { openDatabase, describeDatabase, type Db } from './storage/db';
+import { openDatabase, describeDatabase, waitForDatabase, type Db } from './storage/db';
 import { migrateLatest } from './storage/migrate';
 import { FileBlobStore, type BlobStore } from './storage/blob-store';
 import { acquireEmbeddedLock } from './storage/embedded-lock';
@@ -49,9 +49,11 @@ export interface OpenAppOptions {
 }
 
 export async function openApp(config: Config, options: OpenAppOptions = {}): Promise<App> {
+  const log = pino({ level: config.logLevel });
   const dbOptions = {
     databaseUrl: config.databaseUrl,
     embeddedDir: options.inMemory ? undefined : path.join(config.dataDir, 'pgdata'),
+    log: { warn: (message: string) => log.warn(message), error: (message: string) => log.error(message), debug: (message: string) => log.debug(message) },
   };
   const releaseLock = !dbOptions.databaseUrl && dbOptions.embeddedDir ? acquireEmbeddedLock(dbOptions.embeddedDir) : () => {};
   const db = openDatabase(dbOptions);
@@ -63,6 +65,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     }
   };
   try {
+    if (dbOptions.databaseUrl) await waitForDatabase(db, { retryForMs: config.databaseConnectRetryMs, description: describeDatabase(dbOptions), log });
     if (options.migrate ?? true) await migrateLatest(db);
   } catch (error) {
     await close();
@@ -70,7 +73,6 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
   }
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
   const clock = options.clock ?? systemClock;
-  const log = pino({ level: config.logLevel });
   let jobs: JobRunner | undefined;
   const broker: BrokerContext = {
     db,

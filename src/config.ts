@@ -2,7 +2,10 @@
  * Configuration from the environment, validated once at start. Every knob has a default that
  * works on a newcomer's machine (embedded Postgres under ./data, port 8080).
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
+import { z } from 'zod';
+import { parseClamdUrl } from './scanning/clamd';
 
 export interface Limits {
   /** Largest SOAP request body accepted (the XML plus any MTOM parts). */
@@ -17,6 +20,8 @@ export interface Config {
   host: string;
   /** Unset → embedded PGlite under `${dataDir}/pgdata`. */
   databaseUrl: string | undefined;
+  /** How long start-up keeps retrying a PostgreSQL server that does not answer (yet) before giving up. */
+  databaseConnectRetryMs: number;
   dataDir: string;
   logLevel: string;
   limits: Limits;
@@ -35,10 +40,14 @@ export interface Config {
   /** The end-user REST messages API under /api. */
   messages: MessagesConfig;
   /**
-   * The address clients reach this gateway at (e.g. behind a proxy), for addresses the gateway
-   * writes where no request is at hand (an event's `source`). Unset → http://localhost:PORT.
+   * The address clients reach this gateway at (e.g. behind a proxy), without a trailing slash: every
+   * address the gateway writes (WSDL soap:address, REST links, an event's `source`) starts with it.
+   * Unset → taken from each request (see src/services/public-base-url.ts), http://localhost:PORT
+   * where no request is at hand.
    */
   publicUrl: string | undefined;
+  /** Whose X-Forwarded-Proto/Host/For are believed when PUBLIC_URL is unset (fastify's trustProxy). */
+  trustProxy: TrustProxy;
   broker: BrokerConfig;
   jobs: {
     /** Background jobs run at once by this process. */
@@ -92,48 +101,129 @@ export interface MessagesConfig {
   defaultAttachmentMaxCount: number;
 }
 
-function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+/** Every wrong variable of the environment, one line each (loadConfig reports them all at once). */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Problems found while loadConfig runs (it is synchronous); outside it a helper throws at once. */
+let collected: string[] | undefined;
+
+/**
+ * One variable through its schema: unset or empty gives the fallback; a wrong value is reported
+ * as `NAME must be <expectation>, got '<value>'` (with `shown` replacing a value that holds a secret).
+ */
+function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, schema: z.ZodType<T>, fallback: T, expectation: string, shown?: (raw: string) => string): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    throw new Error(`Environment variable ${name} must be an integer >= ${min}, got '${raw}'`);
-  }
-  return value;
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problem = `${name} must be ${expectation}, got '${shown ? shown(raw) : raw}'`;
+  if (!collected) throw new ConfigError([problem]);
+  collected.push(problem);
+  return fallback;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const schema = z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
+  const expectation = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+  return fromEnv(env, name, schema, fallback, expectation);
 }
 
 function booleanFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (/^(true|1|yes|on)$/i.test(raw)) return true;
-  if (/^(false|0|no|off)$/i.test(raw)) return false;
-  throw new Error(`Environment variable ${name} must be true or false, got '${raw}'`);
+  const schema = z.string().regex(/^(true|1|yes|on|false|0|no|off)$/i).transform((raw) => /^(true|1|yes|on)$/i.test(raw));
+  return fromEnv(env, name, schema, fallback, 'true or false');
 }
 
 /** Issuer name of the tokens the gateway signs itself (when no JWT_JWKS_URL is configured). */
 export const LOCAL_JWT_ISSUER = 'altinn-gateway';
 
 function urlFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const raw = env[name];
-  if (!raw) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(`Environment variable ${name} must be an http(s) URL, got '${raw}'`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`Environment variable ${name} must be an http(s) URL, got '${raw}'`);
-  return url.toString();
+  const schema = z.url({ protocol: /^https?$/ }).transform((raw) => new URL(raw).toString());
+  return fromEnv<string | undefined>(env, name, schema, undefined, 'an http(s) URL');
 }
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function logLevelFromEnv(env: NodeJS.ProcessEnv): string {
+  return fromEnv(env, 'LOG_LEVEL', z.enum(LOG_LEVELS), 'info', `one of ${LOG_LEVELS.join(', ')}`);
+}
+
+/** postgres://user:password@host:5432/database; the password is never echoed back. */
+function databaseUrlFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const schema = z.url({ protocol: /^postgres(ql)?$/, hostname: /./ });
+  const withoutPassword = (raw: string) => raw.replace(/^(\w+:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+  return fromEnv<string | undefined>(env, 'DATABASE_URL', schema, undefined, 'a postgres://user:password@host:5432/database URL', withoutPassword);
+}
+
+/**
+ * The address clients reach the gateway at: an http(s) URL with no query or fragment, kept
+ * without its trailing slash so paths can be appended.
+ */
+function publicUrlFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const schema = z
+    .url({ protocol: /^https?$/ })
+    .refine((raw) => !new URL(raw).search && !new URL(raw).hash && !new URL(raw).username)
+    .transform((raw) => new URL(raw).toString().replace(/\/+$/, ''));
+  return fromEnv<string | undefined>(env, 'PUBLIC_URL', schema, undefined, 'an http(s) URL without query, fragment or credentials (e.g. https://gateway.example.no)');
+}
+
+/**
+ * Which proxies' X-Forwarded-* headers are believed (fastify's trustProxy): true (any), a number of
+ * hops, or addresses/CIDR ranges separated by commas. Off by default: a client could claim any host.
+ */
+export type TrustProxy = boolean | number | string[];
+
+function trustProxyFromEnv(env: NodeJS.ProcessEnv): TrustProxy {
+  const address = z.string().refine((part) => {
+    const [ip, prefix, ...rest] = part.split('/');
+    if (rest.length > 0 || !ip || !isIP(ip)) return false;
+    return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (isIP(ip) === 4 ? 32 : 128));
+  });
+  const schema = z.union([
+    z.string().regex(/^(true|false)$/i).transform((raw) => raw.toLowerCase() === 'true'),
+    z.string().regex(/^\d+$/).transform(Number),
+    z.string().transform((raw) => raw.split(',').map((part) => part.trim())).pipe(z.array(address).min(1)),
+  ]);
+  return fromEnv<TrustProxy>(env, 'TRUST_PROXY', schema, false, 'true, false, a number of proxy hops, or proxy addresses/CIDR ranges separated by commas');
+}
+
+function clamdUrlFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const schema = z.string().refine((raw) => {
+    try {
+      parseClamdUrl(raw);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return fromEnv<string | undefined>(env, 'CLAMD_URL', schema, undefined, 'tcp://host:3310, unix:///path/to/clamd.ctl or an absolute socket path');
+}
+
+/** The configuration, or a ConfigError naming every wrong variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  collected = [];
+  try {
+    const config = readConfig(env);
+    if (collected.length > 0) throw new ConfigError(collected);
+    return config;
+  } finally {
+    collected = undefined;
+  }
+}
+
+function readConfig(env: NodeJS.ProcessEnv): Config {
   const dataDir = path.resolve(env.DATA_DIR || './data');
   return {
-    port: intFromEnv(env, 'PORT', 8080),
+    port: intFromEnv(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '0.0.0.0',
-    databaseUrl: env.DATABASE_URL || undefined,
+    databaseUrl: databaseUrlFromEnv(env),
+    databaseConnectRetryMs: intFromEnv(env, 'DATABASE_CONNECT_RETRY_SECONDS', 30) * 1000,
     dataDir,
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: logLevelFromEnv(env),
     limits: {
       maxRequestBytes: intFromEnv(env, 'SOAP_MAX_REQUEST_BYTES', 1024 * 1024, 1024),
       maxXmlDepth: intFromEnv(env, 'SOAP_MAX_XML_DEPTH', 64, 4),
@@ -159,9 +249,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       defaultAttachmentMaxBytes: intFromEnv(env, 'REST_ATTACHMENT_MAX_BYTES', 1024 * 1024 * 1024, 1),
       defaultAttachmentMaxCount: intFromEnv(env, 'REST_ATTACHMENT_MAX_COUNT', 100, 0),
     },
-    publicUrl: urlFromEnv(env, 'PUBLIC_URL'),
+    publicUrl: publicUrlFromEnv(env),
+    trustProxy: trustProxyFromEnv(env),
     broker: {
-      clamdUrl: env.CLAMD_URL || undefined,
+      clamdUrl: clamdUrlFromEnv(env),
       maxFileTransferSize: intFromEnv(env, 'BROKER_MAX_FILE_TRANSFER_SIZE', 100 * GiB, 1),
       maxScannedFileTransferSize: intFromEnv(env, 'BROKER_MAX_SCANNED_FILE_TRANSFER_SIZE', CLAMAV_MAX_SCAN_BYTES, 1),
       uploadAttemptLeaseMs: intFromEnv(env, 'BROKER_UPLOAD_LEASE_MS', 120_000, 1000),

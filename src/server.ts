@@ -110,10 +110,19 @@ export async function startBackgroundWork(app: App): Promise<void> {
 /** Open the app (migrating the database), listen, and close everything gracefully on SIGINT/SIGTERM. */
 export async function runServer(config: Config, hooks: { onOpen?(app: App): Promise<void> } = {}): Promise<RunningServer> {
   const app = await openApp(config);
-  await hooks.onOpen?.(app);
-  const server = buildServer(app);
-  await server.listen({ port: config.port, host: config.host });
-  await startBackgroundWork(app);
+  let server: FastifyInstance | undefined;
+  try {
+    await hooks.onOpen?.(app);
+    server = buildServer(app);
+    await server.listen({ port: config.port, host: config.host });
+    await startBackgroundWork(app);
+  } catch (error) {
+    // A start that fails (port taken, …) closes what it opened: the process can exit, the embedded lock is freed.
+    await (server ? closeGracefully(server, app, 0) : app.close()).catch((closeError: unknown) =>
+      app.log.error({ err: closeError }, 'error closing after a failed start'),
+    );
+    throw error;
+  }
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;

@@ -9,6 +9,8 @@ import { registerBrokerCommands } from './broker';
 import { registerCertificateCommands } from './certificate';
 import { registerDecryptCommand } from './decrypt';
 import { registerDemoCommand } from './demo';
+import { ConfigError } from '../config';
+import { loadEnvFile } from './env-file';
 import { processIo, writeLine, type CliIo } from './io';
 import { registerMigrateCommand } from './migrate';
 import { registerOwnerCommands } from './owner';
@@ -55,6 +57,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE; // commander has printed why
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) writeLine(io.stderr, `error: ${problem}`);
+      return EXIT_FAILURE;
+    }
     writeLine(io.stderr, `error: ${oneLine(error)}`);
     return EXIT_FAILURE;
   }
@@ -67,7 +73,17 @@ function oneLine(error: unknown): string {
 
 /** Entry point of bin/altinn-gateway.js. */
 export function run(): void {
-  void main(process.argv.slice(2)).then((code) => {
+  const io = processIo();
+  try {
+    loadEnvFile(io.env, process.cwd());
+  } catch (error) {
+    writeLine(io.stderr, `error: ${oneLine(error)}`);
+    process.exit(EXIT_FAILURE);
+  }
+  void main(process.argv.slice(2), io).then((code) => {
     process.exitCode = code;
+    // A failed command (a serve that could not start) has closed what it opened; exit now rather than wait for
+    // anything a dependency left scheduled, so a supervisor sees the failure and restarts.
+    if (code !== 0) process.exit(code);
   });
 }

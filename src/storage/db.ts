@@ -18,6 +18,8 @@ export interface DbOptions {
   /** Directory for the embedded database; undefined with no URL → in-memory PGlite (tests). */
   embeddedDir?: string | undefined;
   poolMax?: number;
+  /** Where knex's own warnings go (as JSON log lines, not console text); console when absent. */
+  log?: { warn(message: string): void; error(message: string): void; debug(message: string): void };
 }
 
 export function describeDatabase(options: DbOptions): string {
@@ -34,6 +36,7 @@ export function openDatabase(options: DbOptions): Db {
       client: 'pg',
       connection: { connectionString: options.databaseUrl },
       pool: { min: 0, max: options.poolMax ?? 10 },
+      ...(options.log && { log: knexLog(options.log) }),
     });
   }
   // knex-pglite is a CommonJS module whose export is the client class itself.
@@ -43,10 +46,59 @@ export function openDatabase(options: DbOptions): Db {
   return knex({
     client: ClientPgLite,
     connection: options.embeddedDir ? { filename: options.embeddedDir } : {},
+    ...(options.log && { log: knexLog(options.log) }),
   });
+}
+
+function knexLog(log: NonNullable<DbOptions['log']>): Knex.Config['log'] {
+  const text = (message: unknown) => (typeof message === 'string' ? message : String(message));
+  return {
+    warn: (message) => log.warn(text(message)),
+    error: (message) => log.error(text(message)),
+    deprecate: (method, alternative) => log.warn(`${method} is deprecated, use ${alternative}`),
+    debug: (message) => log.debug(text(message)),
+  };
 }
 
 /** True for a unique-constraint violation, whichever backend raised it. */
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505';
+}
+
+/** Connection failures a PostgreSQL server that is starting, restarting or not yet resolvable gives. */
+const TRANSIENT_CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', '57P03']);
+
+export interface WaitForDatabaseOptions {
+  /** Keep retrying for this long; then the last failure is reported. */
+  retryForMs: number;
+  /** For the log line of each retry and the final message. */
+  description: string;
+  log: { warn(fields: object, message: string): void };
+}
+
+/**
+ * Start-up against a PostgreSQL server that may not be up yet (compose, a restarting server): retry
+ * a first query with growing pauses (0.5 s to 5 s) for `retryForMs`, logging each failure, then give
+ * up with one clear error. A failure that waiting cannot cure (wrong password, no such database) is
+ * reported at once.
+ */
+export async function waitForDatabase(db: Db, options: WaitForDatabaseOptions): Promise<void> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.raw('select 1');
+      return;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const reason = (error as Error).message || code || String(error);
+      if (!code || !TRANSIENT_CONNECTION_ERRORS.has(code)) throw new Error(`Cannot use ${options.description}: ${reason}`);
+      const elapsed = Date.now() - started;
+      if (elapsed >= options.retryForMs) {
+        throw new Error(`Cannot reach ${options.description} (tried for ${Math.round(elapsed / 1000)} s, ${attempt} attempts): ${reason}`);
+      }
+      const pauseMs = Math.min(500 * 2 ** (attempt - 1), 5000, options.retryForMs - elapsed);
+      options.log.warn({ attempt, error: reason, retryInMs: pauseMs }, `cannot reach ${options.description} yet, retrying`);
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
 }
