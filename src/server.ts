@@ -18,6 +18,7 @@ import { registerRestMessages } from './services/rest-messages';
 import { registerBrokerserviceRest } from './services/brokerservice-rest';
 import { registerBrokerApi } from './services/broker-api';
 import { registerOpenApi } from './services/openapi';
+import { registerPublicBaseUrl } from './services/public-base-url';
 import { scheduleStuckUploadSweep } from './broker/jobs';
 import { abandonDeadUploadAttempts } from './broker/upload-attempts';
 
@@ -40,7 +41,10 @@ export function buildServer(app: App, options: ServerOptions = {}): FastifyInsta
     // SOAP bodies are streamed and limited by the SOAP layer; this caps everything else.
     bodyLimit: app.config.limits.maxRequestBytes,
     return503OnClosing: true,
+    // A hop count as fastify applies it (its types take only the function form).
+    trustProxy: typeof app.config.trustProxy === 'number' ? hopsOf(app.config.trustProxy) : app.config.trustProxy,
   });
+  registerPublicBaseUrl(server, app.config.publicUrl);
   server.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -69,6 +73,10 @@ export function buildServer(app: App, options: ServerOptions = {}): FastifyInsta
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   return server;
+}
+
+function hopsOf(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
 }
 
 export interface RunningServer {
@@ -125,7 +133,7 @@ export async function runServer(config: Config, hooks: { onOpen?(app: App): Prom
   }
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+  const url = config.publicUrl ?? `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
 
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= closeGracefully(server, app, config.shutdownGraceMs));

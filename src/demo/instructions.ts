@@ -12,7 +12,7 @@ const GET_ITEMS_ACTION = `${SOAP_ACTION_PREFIX}GetDownloadQueueItems`;
 export function reachableBaseUrl(url: string): string {
   const parsed = new URL(url);
   if (['0.0.0.0', '[::]', '::'].includes(parsed.hostname)) parsed.hostname = 'localhost';
-  return parsed.origin;
+  return parsed.toString().replace(/\/+$/, ''); // PUBLIC_URL may carry a path
 }
 
 /** How the printed commands get an end user's Bearer token. */

@@ -19,6 +19,7 @@ import { clientFault, renderFaultBody, SoapFault } from './fault';
 import { ALTINN, XSI } from './namespaces';
 import { openSoapRequest, type OpenedSoapRequest, type SoapVersion } from './request-reader';
 import { mtomResponse, plainResponse, soapEnvelope, type SoapHttpResponse } from './response-writer';
+import { escapeAttribute } from '../xml/writer';
 import { hasStreamedMember, type ElementDescriptor, type FieldDescriptor } from './schema';
 import { namespaceDeclarations, NAMESPACE_DECLARATIONS, writeElement, XmlOutput } from './serializer';
 
@@ -96,19 +97,19 @@ export function registerSoapEndpoint(app: FastifyInstance, endpoint: SoapEndpoin
 
     for (const routePath of paths) scope.get(routePath, async (request, reply) => {
       const query = request.query as Record<string, string | undefined>;
-      const origin = `${request.protocol}://${request.host}`;
+      const origin = request.publicBaseUrl;
       if (asksForWsdl(query)) {
-        return reply.type('text/xml; charset=utf-8').send(wsdlTemplate.split(WSDL_ORIGIN_PLACEHOLDER).join(origin));
+        return reply.type('text/xml; charset=utf-8').send(wsdlTemplate.split(WSDL_ORIGIN_PLACEHOLDER).join(escapeAttribute(origin)));
       }
       const xsd = query.xsd && schemaDocuments.get(query.xsd);
       if (xsd) return reply.type('text/xml; charset=utf-8').send(xsd);
       if (query.xsd) return reply.code(404).type('text/plain').send(`No schema document '${query.xsd}'`);
-      const url = `${origin}${endpoint.path}`;
+      const wsdlUrl = escapeAttribute(`${origin}${endpoint.path}?wsdl`);
       return reply
         .type('text/html; charset=utf-8')
         .send(
           `<!doctype html><title>${endpoint.name}</title><h1>${endpoint.name}</h1>` +
-            `<p>This is a SOAP service. Its WSDL is at <a href="${url}?wsdl">${url}?wsdl</a>.</p>`,
+            `<p>This is a SOAP service. Its WSDL is at <a href="${wsdlUrl}">${wsdlUrl}</a>.</p>`,
         );
     });
 

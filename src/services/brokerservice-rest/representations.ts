@@ -31,7 +31,7 @@ export function sendJson(request: FastifyRequest, reply: FastifyReply, status: n
 
 /** `https://host/api/{who}/brokerservice` as the client wrote {who}. */
 export function serviceUrl(request: FastifyRequest, who: string): string {
-  return `${request.protocol}://${request.host}/api/${encodeURIComponent(who)}/brokerservice`;
+  return `${request.publicBaseUrl}/api/${encodeURIComponent(who)}/brokerservice`;
 }
 
 export type Box = 'outbox' | 'inbox';

@@ -1,4 +1,4 @@
-/** Domain values → the API's HAL representations (links are absolute, on the host the client called). */
+/** Domain values → the API's HAL representations (links are absolute, on the gateway's public address). */
 import type { FastifyRequest } from 'fastify';
 import {
   formatMessageId,
@@ -17,7 +17,7 @@ export interface Links {
 }
 
 export function linksFor(request: FastifyRequest, who: string): Links {
-  return { messages: `${request.protocol}://${request.host}/api/${encodeURIComponent(who)}/messages` };
+  return { messages: `${request.publicBaseUrl}/api/${encodeURIComponent(who)}/messages` };
 }
 
 export function messageUrl(links: Links, messageId: number): string {
