@@ -47,7 +47,7 @@ describe('configuration refused before anything is opened: one line per wrong va
     ],
   ])('%j', async (wrong, lines) => {
     const dataDir = path.join(workDir, 'refused');
-    const result = await runCliProcess(['serve'], { ...env, DATA_DIR: dataDir, ...wrong }, { timeoutMs: 30_000 });
+    const result = await runCliProcess(['serve'], { ...env, DATA_DIR: dataDir, ...wrong });
     expect(result).toMatchObject({ timedOut: false, code: 1 });
     expect(result.stderr.trim().split('\n')).toEqual(lines);
     expect(fs.existsSync(dataDir)).toBe(false); // nothing opened, no lock taken
@@ -57,7 +57,7 @@ describe('configuration refused before anything is opened: one line per wrong va
     const cwd = await mkdtemp(path.join(tmpdir(), 'agw-envfile-'));
     try {
       fs.writeFileSync(path.join(cwd, '.env'), '# settings\nLOG_LEVEL=verbose\nPORT="70000"\n');
-      const result = await runCliProcess(['serve'], { DATA_DIR: path.join(cwd, 'data'), PORT: '8080' }, { cwd, timeoutMs: 30_000 });
+      const result = await runCliProcess(['serve'], { DATA_DIR: path.join(cwd, 'data'), PORT: '8080' }, { cwd });
       expect(result).toMatchObject({ timedOut: false, code: 1 });
       expect(result.stderr.trim().split('\n')).toEqual(["error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got 'verbose'"]);
     } finally {
