@@ -18,7 +18,7 @@ export interface SpawnedCliResult {
 
 export function runCliProcess(args: string[], env: NodeJS.ProcessEnv, options: { timeoutMs?: number; cwd?: string } = {}): Promise<SpawnedCliResult> {
   // Generous: transpiling src/ on require takes seconds on a loaded machine; a hang still shows as timedOut.
-  const timeoutMs = options.timeoutMs ?? 150_000;
+  const timeoutMs = options.timeoutMs ?? 100_000;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_FROM_SOURCE, ...args], { cwd: options.cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
