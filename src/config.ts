@@ -146,6 +146,12 @@ function urlFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return fromEnv<string | undefined>(env, name, schema, undefined, 'an http(s) URL');
 }
 
+/** The address to listen on: an IP address or a host name. */
+function hostFromEnv(env: NodeJS.ProcessEnv): string {
+  const schema = z.string().refine((raw) => isIP(raw) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(raw));
+  return fromEnv(env, 'HOST', schema, '0.0.0.0', 'an IP address or host name to listen on (0.0.0.0 for all)');
+}
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function logLevelFromEnv(env: NodeJS.ProcessEnv): string {
@@ -219,7 +225,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
   const dataDir = path.resolve(env.DATA_DIR || './data');
   return {
     port: intFromEnv(env, 'PORT', 8080, 0, 65535),
-    host: env.HOST || '0.0.0.0',
+    host: hostFromEnv(env),
     databaseUrl: databaseUrlFromEnv(env),
     databaseConnectRetryMs: intFromEnv(env, 'DATABASE_CONNECT_RETRY_SECONDS', 30) * 1000,
     dataDir,

@@ -15,6 +15,7 @@ it('names every wrong variable, one problem each, without echoing a password', (
   expect(
     problemsOf({
       PORT: '99999',
+      HOST: 'http://0.0.0.0',
       LOG_LEVEL: 'verbose',
       DATABASE_URL: 'mysql://gateway:s3cret@db/archive',
       PUBLIC_URL: 'https://gw.example.no/?x=1',
@@ -24,6 +25,7 @@ it('names every wrong variable, one problem each, without echoing a password', (
     }),
   ).toEqual([
     "PORT must be an integer from 0 to 65535, got '99999'",
+    "HOST must be an IP address or host name to listen on (0.0.0.0 for all), got 'http://0.0.0.0'",
     "DATABASE_URL must be a postgres://user:password@host:5432/database URL, got 'mysql://gateway:***@db/archive'",
     "LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got 'verbose'",
     "QUEUE_PAGE_SIZE must be an integer >= 1, got '0'",
@@ -37,6 +39,7 @@ it('names every wrong variable, one problem each, without echoing a password', (
 it('parses valid values', () => {
   const config = loadConfig({
     PORT: '0',
+    HOST: '::1',
     LOG_LEVEL: 'debug',
     DATABASE_URL: 'postgresql://gateway:pw@db:5432/archive',
     DATABASE_CONNECT_RETRY_SECONDS: '5',
@@ -45,6 +48,7 @@ it('parses valid values', () => {
   });
   expect(config).toMatchObject({
     port: 0,
+    host: '::1',
     logLevel: 'debug',
     databaseUrl: 'postgresql://gateway:pw@db:5432/archive',
     databaseConnectRetryMs: 5000,
