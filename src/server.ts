@@ -109,7 +109,7 @@ export async function startBackgroundWork(app: App): Promise<void> {
 
 /** Open the app (migrating the database), listen, and close everything gracefully on SIGINT/SIGTERM. */
 export async function runServer(config: Config, hooks: { onOpen?(app: App): Promise<void> } = {}): Promise<RunningServer> {
-  const app = await openApp(config);
+  const app = await openApp(config, { offerToLocalCommands: true });
   await hooks.onOpen?.(app);
   const server = buildServer(app);
   await server.listen({ port: config.port, host: config.host });
