@@ -4,7 +4,7 @@
  * broker's context (scanner, settings) and the background job runner (started by `serve` only).
  */
 import path from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from './config';
 import { systemClock, type Clock } from './clock';
 import { JobRunner } from './jobs/queue';
@@ -20,6 +20,7 @@ import { acquireEmbeddedLock, EmbeddedDatabaseInUseError } from './storage/embed
 import { adminSocketDirectory, hasAdminSocket, offerEmbeddedDatabase, type AdminSocket } from './storage/embedded-admin-socket';
 import { releaseHashWorkers } from './storage/hashing-writer';
 import { SystemUserAuthenticator } from './auth/system-users';
+import { createLogger } from './observability/logger';
 import type { ArchiveContext } from './archive/types';
 
 export interface App extends ArchiveContext {
@@ -73,7 +74,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
   }
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
   const clock = options.clock ?? systemClock;
-  const log = pino({ level: config.logLevel });
+  const log = createLogger(config);
   let jobs: JobRunner | undefined;
   const broker: BrokerContext = {
     db,

@@ -20,6 +20,8 @@ let env: NodeJS.ProcessEnv;
 let url: string;
 let gateway: ChildProcess;
 let gatewayLog = '';
+let gatewayStdout = '';
+let gatewayStderr = '';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -52,11 +54,17 @@ beforeAll(async () => {
   workDir = await mkdtemp(path.join(tmpdir(), 'agw-beside-'));
   const port = await freePort();
   // The embedded database whatever the test run uses: that is where admin commands were refused.
-  env = { PATH: process.env.PATH, DATA_DIR: path.join(workDir, 'data'), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  env = { PATH: process.env.PATH, DATA_DIR: path.join(workDir, 'data'), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' };
   url = `http://127.0.0.1:${port}`;
   gateway = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  gateway.stdout!.on('data', (chunk: Buffer) => (gatewayLog += chunk.toString('utf8')));
-  gateway.stderr!.on('data', (chunk: Buffer) => (gatewayLog += chunk.toString('utf8')));
+  gateway.stdout!.on('data', (chunk: Buffer) => {
+    gatewayLog += chunk.toString('utf8');
+    gatewayStdout += chunk.toString('utf8');
+  });
+  gateway.stderr!.on('data', (chunk: Buffer) => {
+    gatewayLog += chunk.toString('utf8');
+    gatewayStderr += chunk.toString('utf8');
+  });
   // A first start creates the database and seeds the demo: longer than waitFor's patience on a busy machine.
   const giveUpAt = Date.now() + 120_000;
   while ((await fetch(`${url}/health`).catch(() => undefined))?.ok !== true) {
@@ -72,6 +80,15 @@ afterAll(async () => {
     await exited;
   }
   if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+it('logs JSON lines on stdout and prints the demo instructions on stderr', async () => {
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the banner follows the first /health answer
+  expect(gatewayStderr).toContain(`Demo: service owner ${DEMO.orgNumber}`);
+  const lines = gatewayStdout.trimEnd().split('\n');
+  expect(lines.length).toBeGreaterThan(0);
+  for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+  expect(gatewayStdout).not.toContain('Demo: service owner');
 });
 
 it('offers the database on a socket only its own user can reach', () => {

@@ -2,6 +2,8 @@
  * The operator's commands: listing owners, services and system users (a table, or JSON lines),
  * and a system user's unlock, password reset and removal, each seen by the authenticator at once.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { AuthenticationError } from '../../src/auth/system-users';
 import { createCliHarness, type CliHarness } from '../helpers/cli-runner';
 
@@ -122,5 +124,26 @@ it('says so when there is nothing to list', async () => {
     expect((await empty.run(['owner', 'list', '--json'])).stdout).toBe('');
   } finally {
     await empty.close();
+  }
+});
+
+it('prints its version, and what serve serves', async () => {
+  const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+  expect(await cli.run(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  const help = await cli.run(['serve', '--help']);
+  expect(help.code).toBe(0);
+  for (const served of [
+    '/ArchiveExternal/DownloadQueueExternalBasic.svc',
+    '/ServiceEngineExternal/BrokerServiceExternalBasic.svc',
+    '/api/{who}/messages',
+    '/api/{who}/brokerservice/',
+    '/broker/api/v1/',
+    '/api/help/',
+    '/metrics',
+    '/health/live',
+    '/health/ready',
+    'LOG_FORMAT=pretty',
+  ]) {
+    expect(help.stdout).toContain(served);
   }
 });
