@@ -53,6 +53,7 @@ export interface OpenAppOptions {
 }
 
 export async function openApp(config: Config, options: OpenAppOptions = {}): Promise<App> {
+  const log = createLogger(config);
   const { dbOptions, releaseLock } = claimDatabase(config, options);
   const db = openDatabase(dbOptions);
   let adminSocket: AdminSocket | undefined;
@@ -67,14 +68,19 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
   try {
     if (options.migrate ?? true) await migrateLatest(db);
     const pglite = embeddedPglite(db);
-    if (options.offerToLocalCommands && pglite && dbOptions.embeddedDir) adminSocket = await offerEmbeddedDatabase(db, pglite, config.dataDir);
+    if (options.offerToLocalCommands && pglite && dbOptions.embeddedDir) {
+      // Serving goes on without it (e.g. a DATA_DIR too long for a socket address); admin commands then wait for a stop.
+      adminSocket = await offerEmbeddedDatabase(db, pglite, config.dataDir).catch((error: unknown) => {
+        log.warn({ err: error }, 'admin commands cannot reach the embedded database while this server runs');
+        return undefined;
+      });
+    }
   } catch (error) {
     await close();
     throw error;
   }
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
   const clock = options.clock ?? systemClock;
-  const log = createLogger(config);
   let jobs: JobRunner | undefined;
   const broker: BrokerContext = {
     db,

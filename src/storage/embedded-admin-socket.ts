@@ -41,6 +41,9 @@ export function hasAdminSocket(dataDir: string): boolean {
   return fs.existsSync(socketFile(adminSocketDirectory(dataDir)));
 }
 
+/** sun_path holds 108 bytes with the terminating NUL; Node silently truncates a longer path (and binds elsewhere). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
@@ -62,9 +65,12 @@ export interface AdminSocket {
  */
 export async function offerEmbeddedDatabase(db: Db, pglite: PGlite, dataDir: string): Promise<AdminSocket> {
   const directory = adminSocketDirectory(dataDir);
+  const file = socketFile(directory);
+  if (Buffer.byteLength(file) > MAX_SOCKET_PATH_BYTES) {
+    throw new Error(`The admin socket path ${file} is longer than a unix socket address allows (${MAX_SOCKET_PATH_BYTES} bytes); use a shorter DATA_DIR`);
+  }
   fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
   fs.chmodSync(directory, 0o700);
-  const file = socketFile(directory);
   fs.rmSync(file, { force: true });
   const sessions = new Set<Promise<void>>();
   const clients = new Set<net.Socket>();
