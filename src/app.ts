@@ -17,7 +17,7 @@ import { openDatabase, describeDatabase, embeddedPglite, type Db, type DbOptions
 import { migrateLatest } from './storage/migrate';
 import { FileBlobStore, type BlobStore } from './storage/blob-store';
 import { acquireEmbeddedLock, EmbeddedDatabaseInUseError } from './storage/embedded-lock';
-import { adminSocketDirectory, hasAdminSocket, offerEmbeddedDatabase, type AdminSocket } from './storage/embedded-admin-socket';
+import { adminSocketDirectory, hasAdminSocket, offerEmbeddedDatabase, removeStaleAdminSocket, type AdminSocket } from './storage/embedded-admin-socket';
 import { releaseHashWorkers } from './storage/hashing-writer';
 import { SystemUserAuthenticator } from './auth/system-users';
 import { createLogger } from './observability/logger';
@@ -133,7 +133,9 @@ function claimDatabase(config: Config, options: OpenAppOptions): { dbOptions: Db
   const dbOptions: DbOptions = { databaseUrl: config.databaseUrl, embeddedDir };
   if (config.databaseUrl || !embeddedDir) return { dbOptions, releaseLock: () => {} };
   try {
-    return { dbOptions, releaseLock: acquireEmbeddedLock(embeddedDir) };
+    const releaseLock = acquireEmbeddedLock(embeddedDir);
+    removeStaleAdminSocket(config.dataDir);
+    return { dbOptions, releaseLock };
   } catch (error) {
     if (!(error instanceof EmbeddedDatabaseInUseError) || options.offerToLocalCommands || !hasAdminSocket(config.dataDir)) throw error;
     return { dbOptions: { ...dbOptions, serverSocketDirectory: adminSocketDirectory(config.dataDir) }, releaseLock: () => {} };

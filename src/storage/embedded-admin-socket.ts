@@ -36,6 +36,11 @@ function socketFile(directory: string): string {
   return path.join(directory, `.s.PGSQL.${ADMIN_SOCKET_PORT}`);
 }
 
+/** Called holding the embedded lock: no server runs here, so a socket file left is a dead server's. */
+export function removeStaleAdminSocket(dataDir: string): void {
+  fs.rmSync(socketFile(adminSocketDirectory(dataDir)), { force: true });
+}
+
 /** True when a server offers its embedded database under `dataDir` (the socket file exists). */
 export function hasAdminSocket(dataDir: string): boolean {
   return fs.existsSync(socketFile(adminSocketDirectory(dataDir)));
@@ -59,10 +64,7 @@ export interface AdminSocket {
   close(): Promise<void>;
 }
 
-/**
- * Listen on `${dataDir}/admin-socket/.s.PGSQL.5432` for local admin commands. The caller holds the
- * embedded lock, so a socket file found there is a dead server's and is replaced.
- */
+/** Listen on `${dataDir}/admin-socket/.s.PGSQL.5432` for local admin commands (the caller holds the embedded lock). */
 export async function offerEmbeddedDatabase(db: Db, pglite: PGlite, dataDir: string): Promise<AdminSocket> {
   const directory = adminSocketDirectory(dataDir);
   const file = socketFile(directory);
@@ -71,7 +73,7 @@ export async function offerEmbeddedDatabase(db: Db, pglite: PGlite, dataDir: str
   }
   fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
   fs.chmodSync(directory, 0o700);
-  fs.rmSync(file, { force: true });
+  removeStaleAdminSocket(dataDir);
   const sessions = new Set<Promise<void>>();
   const clients = new Set<net.Socket>();
   const server = net.createServer((socket) => {

@@ -15,7 +15,8 @@ export class EmbeddedDatabaseInUseError extends Error {
   ) {
     super(
       `The embedded database in ${dataDir} is in use by process ${holder}. Stop that process first ` +
-        `(the embedded database allows one process at a time), or set DATABASE_URL to use a PostgreSQL server.`,
+        `(the embedded database allows one process at a time; a running \`serve\` lets admin commands through ` +
+        `once it has started), or set DATABASE_URL to use a PostgreSQL server.`,
     );
     this.name = 'EmbeddedDatabaseInUseError';
   }

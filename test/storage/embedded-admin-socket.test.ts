@@ -7,7 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { adminSocketDirectory, offerEmbeddedDatabase, type AdminSocket } from '../../src/storage/embedded-admin-socket';
+import { openApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { adminSocketDirectory, hasAdminSocket, offerEmbeddedDatabase, type AdminSocket } from '../../src/storage/embedded-admin-socket';
 import { embeddedPglite, openDatabase, type Db } from '../../src/storage/db';
 import { migrateLatest } from '../../src/storage/migrate';
 
@@ -110,4 +112,22 @@ it('refuses a data directory too long for a socket address rather than binding a
   const deep = path.join(dataDir, 'd'.repeat(90));
   await expect(offerEmbeddedDatabase(db, embeddedPglite(db)!, deep)).rejects.toThrow(/longer than a unix socket address allows/);
   expect(fs.existsSync(adminSocketDirectory(deep))).toBe(false);
+});
+
+it("removes a dead server's socket file when a command takes the embedded database itself", async () => {
+  const otherDir = await mkdtemp(path.join(tmpdir(), 'agw-socket-stale-'));
+  try {
+    fs.mkdirSync(adminSocketDirectory(otherDir), { recursive: true });
+    fs.writeFileSync(path.join(adminSocketDirectory(otherDir), '.s.PGSQL.5432'), '');
+    const app = await openApp(loadConfig({ DATA_DIR: otherDir, LOG_LEVEL: 'silent' }));
+    try {
+      // Otherwise a second command, finding the lock taken, would try the dead socket.
+      expect(hasAdminSocket(otherDir)).toBe(false);
+      expect(app.databaseDescription).toBe(`embedded PGlite in ${path.join(otherDir, 'pgdata')}`);
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await rm(otherDir, { recursive: true, force: true });
+  }
 });
