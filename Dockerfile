@@ -11,6 +11,8 @@ COPY tsconfig.json tsconfig.build.json README.md ./
 COPY scripts ./scripts
 COPY bin ./bin
 COPY wsdl ./wsdl
+COPY assets ./assets
+COPY examples ./examples
 COPY migrations ./migrations
 COPY src ./src
 # bench/ is compiled by the build and uses a test helper; neither is in the package.
@@ -36,5 +38,5 @@ USER node
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "/app/bin/altinn-gateway.js", "serve"]

@@ -24,6 +24,8 @@ export interface Config {
   databaseConnectRetryMs: number;
   dataDir: string;
   logLevel: string;
+  /** `json` (one object per line, for collectors) or `pretty` (coloured lines for a terminal). */
+  logFormat: LogFormat;
   limits: Limits;
   /** Attachments up to this size travel inline (MTOM) in GetArchivedFormTaskBasicDQ; larger ones are fetched streamed. */
   inlineAttachmentMaxBytes: number;
@@ -56,6 +58,9 @@ export interface Config {
     pollIntervalMs: number;
   };
 }
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface BrokerConfig {
   /** clamd to scan uploads with (`tcp://host:3310`, `unix:///run/clamav/clamd.ctl`); unset → no scanning. */
@@ -133,6 +138,10 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min 
   return fromEnv(env, name, schema, fallback, expectation);
 }
 
+function choiceFromEnv<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly [T, ...T[]], fallback: T): T {
+  return fromEnv(env, name, z.enum(choices) as unknown as z.ZodType<T>, fallback, `one of ${choices.join(', ')}`);
+}
+
 function booleanFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
   const schema = z.string().regex(/^(true|1|yes|on|false|0|no|off)$/i).transform((raw) => /^(true|1|yes|on)$/i.test(raw));
   return fromEnv(env, name, schema, fallback, 'true or false');
@@ -155,7 +164,7 @@ function hostFromEnv(env: NodeJS.ProcessEnv): string {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function logLevelFromEnv(env: NodeJS.ProcessEnv): string {
-  return fromEnv(env, 'LOG_LEVEL', z.enum(LOG_LEVELS), 'info', `one of ${LOG_LEVELS.join(', ')}`);
+  return choiceFromEnv(env, 'LOG_LEVEL', LOG_LEVELS, 'info');
 }
 
 /** postgres://user:password@host:5432/database; the password is never echoed back. */
@@ -230,6 +239,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     databaseConnectRetryMs: intFromEnv(env, 'DATABASE_CONNECT_RETRY_SECONDS', 30) * 1000,
     dataDir,
     logLevel: logLevelFromEnv(env),
+    logFormat: choiceFromEnv(env, 'LOG_FORMAT', LOG_FORMATS, 'json'),
     limits: {
       maxRequestBytes: intFromEnv(env, 'SOAP_MAX_REQUEST_BYTES', 1024 * 1024, 1024),
       maxXmlDepth: intFromEnv(env, 'SOAP_MAX_XML_DEPTH', 64, 4),

@@ -18,7 +18,7 @@ it('no install-time script builds; packing builds; npm start builds only when st
   for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) expect(packageJson.scripts[hook]).toBeUndefined();
   expect(packageJson.scripts.prepack).toBe('npm run build');
   expect(packageJson.scripts.prestart).toBe('node scripts/build.js --if-stale');
-  expect(packageJson.files).toEqual(expect.arrayContaining(['bin/', 'dist/src/', 'dist/migrations/', 'wsdl/']));
+  expect(packageJson.files).toEqual(expect.arrayContaining(['bin/', 'dist/src/', 'dist/migrations/', 'wsdl/', 'assets/']));
 });
 
 describe('scripts/build.js on a small project', () => {
