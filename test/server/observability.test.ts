@@ -156,6 +156,6 @@ describe('logs', () => {
   });
 
   it('refuses an unknown LOG_FORMAT', () => {
-    expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow("Environment variable LOG_FORMAT must be one of json, pretty, got 'xml'");
+    expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow("LOG_FORMAT must be one of json, pretty, got 'xml'");
   });
 });
