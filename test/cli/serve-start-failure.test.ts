@@ -8,6 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { freePort } from '../helpers/processes';
 import { runCliProcess } from '../helpers/spawn-cli';
 
 let workDir: string;
@@ -67,10 +68,7 @@ describe('configuration refused before anything is opened: one line per wrong va
 });
 
 it('retries an unreachable PostgreSQL for DATABASE_CONNECT_RETRY_SECONDS, logging each attempt, then exits 1', async () => {
-  const closed = net.createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const port = (closed.address() as net.AddressInfo).port;
-  await new Promise((resolve) => closed.close(resolve));
+  const port = await freePort(); // nobody listens there: connections are refused
   const started = Date.now();
   const result = await runCliProcess(['serve'], {
     DATA_DIR: workDir,
