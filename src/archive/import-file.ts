@@ -30,6 +30,7 @@ import path from 'node:path';
 import type { NewAttachment, NewForm, NewFormTask } from './archive-form-tasks';
 import { isOrgNumber } from './add-service-owner';
 import { normalizeThumbprint } from '../crypto/certificate';
+import { decodeStrictBase64 } from '../encoding/base64';
 import { ArchiveError } from './errors';
 import {
   REPORTEE_TYPES,
@@ -240,13 +241,10 @@ function integer(value: unknown, field: string): number {
   throw invalid(field, 'must be a whole number');
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Strict base64 (Buffer.from would silently skip what is not base64). */
 function base64(value: unknown, field: string): Buffer {
-  const compact = typeof value === 'string' ? value.replace(/\s+/g, '') : '';
-  if (!compact || !BASE64.test(compact)) throw invalid(field, 'must be base64 text');
-  return Buffer.from(compact, 'base64');
+  const bytes = typeof value === 'string' ? decodeStrictBase64(value) : undefined;
+  if (!bytes || bytes.length === 0) throw invalid(field, 'must be base64 text');
+  return bytes;
 }
 
 function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T {
