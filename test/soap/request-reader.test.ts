@@ -265,6 +265,22 @@ describe('MTOM', () => {
       expect(decodeRequest(element, descriptor).data).toEqual(bytes);
     });
 
+    test('what the Includes resolve to counts against the request limit: many Includes of one part are refused, not copied', async () => {
+      const part = Buffer.alloc(20 * 1024, 7);
+      const includes = `<xop:Include xmlns:xop="${XOP}" href="cid:p@x"/>`;
+      const many = env(SOAP11, `<o:Upload xmlns:o="${SVC}"><o:name>f.bin</o:name>${`<o:data>${includes}</o:data>`.repeat(4)}</o:Upload>`);
+      const file: Part = { headers: { 'Content-Type': 'application/octet-stream', 'Content-ID': '<p@x>' }, body: part };
+      const f = await faultOf(read(multipart(B, [rootPart(many), file]), { contentType: MTOM_CT(B) }));
+      expect(f.code).toBe('Client');
+      expect(f.message).toBe(`The xop:Include elements of the request resolve to more than ${LIMITS.maxRequestBytes} bytes (the request limit)`);
+
+      // One Include of a part near the limit is still fine.
+      const nearLimit: Part = { ...file, body: Buffer.alloc(LIMITS.maxRequestBytes - 2048, 7) };
+      const one = env(SOAP11, `<o:Upload xmlns:o="${SVC}"><o:name>f.bin</o:name><o:data>${includes}</o:data></o:Upload>`);
+      const request = await read(multipart(B, [rootPart(one), nearLimit]), { contentType: MTOM_CT(B) });
+      expect(decodeRequest(openEnvelope(request.envelope, '1.1').bodyElement, descriptor).data).toEqual(nearLimit.body);
+    });
+
     test('an Include naming a missing part is a Client fault', async () => {
       const body = multipart(B, [rootPart(upload('cid:nope@x')), binaryPart('<other@x>')]);
       const f = await faultOf(read(body, { contentType: MTOM_CT(B) }));
