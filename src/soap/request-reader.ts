@@ -10,6 +10,7 @@
  * the XML and to parts held in memory, never to a streamed part (its consumer bounds it). Every
  * other operation has the remaining parts read into memory, within the limit, and each
  * `xop:Include` replaced by the base64 of its part (`inlineAll`): what `readSoapRequest` does.
+ * Those replacements count against the limit too (each Include is a copy of its part).
  */
 import { Readable } from 'node:stream';
 import * as contentType from 'content-type';
