@@ -150,6 +150,9 @@ describe('who may call', () => {
     await expectRefusal(() => fixture.call('POST', '/api/my/messages', { body, token: noLevel }), 401, 'InvalidToken', /no authentication level/);
     const noPerson = await new SignJWT({ [AUTH_LEVEL_CLAIM]: 3 }).setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid }).setIssuer(jwt.issuer).setExpirationTime('1h').sign(key);
     await expectRefusal(() => fixture.call('POST', '/api/my/messages', { body, token: noPerson }), 401, 'InvalidToken', /'pid' claim is not a national identity number/);
+    // Without `exp` a token would be valid forever.
+    const neverExpires = await new SignJWT({ pid: PERSON, [AUTH_LEVEL_CLAIM]: 4 }).setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid }).setIssuer(jwt.issuer).setIssuedAt().sign(key);
+    await expectRefusal(() => fixture.call('POST', '/api/my/messages', { body, token: neverExpires }), 401, 'InvalidToken', "The bearer token is not accepted: the token has no 'exp' claim.");
   });
 
   it('acts only for the person and organisations they have a role for (403), and finds only their messages (404)', async () => {
