@@ -358,6 +358,24 @@ describe('malformed requests', () => {
     // Nothing was purged: the item is still queued (checked by expectHealthy after this test).
   });
 
+  test('control characters and bytes that are not UTF-8 in a member (the serviceCode filter) are Client faults, never database errors', async () => {
+    const action = DQ_ACTION('GetDownloadQueueItems');
+    const withServiceCode = (placeholder: string, bytes: Buffer) => {
+      const [before, after] = envelope11(operationXml('GetDownloadQueueItems', { systemUserName: owner.userName, systemPassword: owner.password, serviceCode: placeholder })).split(placeholder);
+      return Buffer.concat([Buffer.from(before!), bytes, Buffer.from(after!)]);
+    };
+    const cases: [Buffer, RegExp][] = [
+      [Buffer.from('4711&#0;'), /^Malformed XML: .*malformed character entity/],
+      [Buffer.from('4711&#x1;'), /^Malformed XML: .*malformed character entity/],
+      [Buffer.from([0x34, 0x00]), /^Malformed XML: .*disallowed character/],
+      [Buffer.from([0x34, 0xc3, 0x28]), /^Malformed XML: the document is not valid UTF-8/],
+      [Buffer.from([0x34, 0xed, 0xa0, 0x80]), /^Malformed XML: the document is not valid UTF-8/],
+    ];
+    for (const [bytes, message] of cases) {
+      expectClientFault(await send({ headers: XML_HEADERS(action), body: withServiceCode('SERVICECODE', bytes) }), message);
+    }
+  });
+
   test('a SOAP 1.2 request gets a SOAP 1.2 fault', async () => {
     const body = `<e:Envelope xmlns:e="${NS.soap12}"><e:Body><b:Test xmlns:b="${NS.base}"></e:Body></e:Envelope>`;
     const response = await send({ headers: { 'content-type': `application/soap+xml; charset=utf-8; action="${TEST_ACTION}"` }, body });

@@ -105,6 +105,29 @@ describe('plain SOAP', () => {
     const purge = openEnvelope(request.envelope, '1.1').bodyElement;
     expect(textContent(childElements(purge)[0]!)).toBe('Blåbær 😀');
   });
+
+  test('bytes that are not UTF-8 are a Client fault (XML 1.0: a fatal error), never read as U+FFFD', async () => {
+    const [before, after] = env(SOAP11, `<o:PurgeItem xmlns:o="${SVC}"><o:archiveReference>AR#</o:archiveReference></o:PurgeItem>`).split('#');
+    const invalid = [
+      Buffer.from([0xff]), // never in UTF-8
+      Buffer.from([0xc3, 0x28]), // a lead byte without its continuation
+      Buffer.from([0xed, 0xa0, 0x80]), // an encoded surrogate
+      Buffer.from([0xc0, 0xaf]), // an overlong '/'
+    ];
+    for (const bytes of invalid) {
+      const body = Buffer.concat([Buffer.from(before!), bytes, Buffer.from(after!)]);
+      const f = await faultOf(readSoapRequest(chunked(body, 1), { contentType: 'text/xml' }, LIMITS));
+      expect(f.code).toBe('Client');
+      expect(f.message).toMatch(/^Malformed XML: the document is not valid UTF-8 \(in or before byte \d+\)$/);
+    }
+    // A multi-byte character cut off by the end of the body.
+    const truncated = Buffer.concat([Buffer.from(env(SOAP11, PURGE)), Buffer.from([0xe2, 0x82])]);
+    expect((await faultOf(read(truncated, { contentType: 'text/xml' }))).message).toMatch(/not valid UTF-8/);
+    // The same in an MTOM root part.
+    const root = Buffer.concat([Buffer.from(before!), Buffer.from([0xff]), Buffer.from(after!)]);
+    const mtom = multipart('b', [{ ...rootPart(''), body: root }]);
+    expect((await faultOf(read(mtom, { contentType: MTOM_CT('b') }))).message).toMatch(/not valid UTF-8/);
+  });
 });
 
 describe('Content-Type problems', () => {

@@ -226,6 +226,16 @@ describe('JSON in', () => {
     expect(empty.status).toBe(400);
     expect(empty.json.errors).toEqual({ '': ['A non-empty request body is required.'], initializeExt: ['The initializeExt field is required.'] });
 
+    // Bytes that are not UTF-8 are refused, never read as U+FFFD.
+    const [before, after] = JSON.stringify({ ...VALID_BODY(), FileName: 'a#.zip' }).split('#');
+    const notUtf8 = await broker.call('POST', '/filetransfer', {
+      token: broker.tokens.sender,
+      body: Buffer.concat([Buffer.from(before!), Buffer.from([0xc3, 0x28]), Buffer.from(after!)]),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(notUtf8.status).toBe(400);
+    expect(notUtf8.json.errors).toEqual({ $: ['The request body is not valid UTF-8. Path: $'], initializeExt: ['The initializeExt field is required.'] });
+
     const array = await broker.call('POST', '/filetransfer', { token: broker.tokens.sender, json: '[1,2]' });
     expect(array.json.errors.$[0]).toMatch(/^The JSON value could not be converted to /);
 
