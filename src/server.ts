@@ -9,6 +9,7 @@ import fastify, { type FastifyInstance } from 'fastify';
 import { openApp, type App } from './app';
 import type { Config } from './config';
 import { createMetrics } from './observability/metrics';
+import { registerBodyTimeouts, serverTimeoutOptions } from './request-timeouts';
 import { registerSoapEndpoint } from './soap/endpoint';
 import { downloadQueueEndpoint } from './services/download-queue/endpoint';
 import { streamedArchiveEndpoint } from './services/streamed-archive/endpoint';
@@ -40,7 +41,9 @@ export function buildServer(app: App, options: ServerOptions = {}): FastifyInsta
     // SOAP bodies are streamed and limited by the SOAP layer; this caps everything else.
     bodyLimit: app.config.limits.maxRequestBytes,
     return503OnClosing: true,
+    ...serverTimeoutOptions(app.config.timeouts),
   });
+  registerBodyTimeouts(server, app.config.timeouts);
   server.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -335,6 +335,7 @@ export function registerMessageRoutes(api: FastifyInstance, ctx: MessageContext,
   });
 
   api.post('/:who/messages/:messageId/attachments/streamedattachment', {
+    config: { streamedBody: true },
     schema: {
       tags: ['attachments'],
       summary: 'Add an attachment: the request body is the file (application/octet-stream), streamed to storage',
