@@ -6,7 +6,7 @@
  * echoed back), and base64 attachments work up to the documented JSON body limit (32 MiB).
  */
 import { createHash } from 'node:crypto';
-import { createRestFixture, MAIN_FORM, messageBody, MiB, type ApiResponse, type RestFixture } from '../messages/rest-helpers';
+import { createRestFixture, expectRefusal as expectRefusalOf, MAIN_FORM, messageBody, MiB, type ApiResponse, type RestFixture } from '../messages/rest-helpers';
 
 let fixture: RestFixture;
 
@@ -21,16 +21,8 @@ async function draft(): Promise<string> {
   return created.headers.get('location')!;
 }
 
-/** The status and error body, and that nothing stored changed. */
-async function expectRefusal(refused: () => Promise<ApiResponse>, status: number, errorCode: string, message: string | RegExp): Promise<ApiResponse> {
-  const before = await fixture.snapshot();
-  const response = await refused();
-  expect({ status: response.status, ErrorCode: response.json?.ErrorCode }).toEqual({ status, ErrorCode: errorCode });
-  if (typeof message === 'string') expect(response.json.ErrorMessage).toBe(message);
-  else expect(response.json.ErrorMessage).toMatch(message);
-  expect(await fixture.snapshot()).toEqual(before);
-  return response;
-}
+const expectRefusal = (refused: () => Promise<ApiResponse>, status: number, errorCode: string, message: string | RegExp) =>
+  expectRefusalOf(fixture, refused, status, errorCode, message);
 
 const JSON_TYPES = 'application/hal+json or application/json';
 

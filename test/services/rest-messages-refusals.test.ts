@@ -16,6 +16,7 @@ import {
   createRestFixture,
   eventually,
   expectNoOrphanBlobs,
+  expectRefusal as expectRefusalOf,
   giveRole,
   MAIN_FORM,
   messageBody,
@@ -34,16 +35,8 @@ beforeAll(async () => {
 });
 afterAll(() => fixture?.close());
 
-/** Runs `refused`, expects its status and body, and that nothing stored changed. */
-async function expectRefusal(refused: () => Promise<{ status: number; json: any }>, status: number, errorCode: string, message: string | RegExp) {
-  const before = await fixture.snapshot();
-  const response = await refused();
-  expect({ status: response.status, ErrorCode: response.json?.ErrorCode }).toEqual({ status, ErrorCode: errorCode });
-  if (typeof message === 'string') expect(response.json.ErrorMessage).toBe(message);
-  else expect(response.json.ErrorMessage).toMatch(message);
-  expect(await fixture.snapshot()).toEqual(before);
-  return response;
-}
+const expectRefusal = <R extends { status: number; json: any }>(refused: () => Promise<R>, status: number, errorCode: string, message: string | RegExp) =>
+  expectRefusalOf(fixture, refused, status, errorCode, message);
 
 async function draft(extra: Parameters<typeof messageBody>[1] = {}): Promise<string> {
   const created = await fixture.call('POST', '/api/my/messages?complete=false', { body: messageBody(fixture.owner, extra) });
