@@ -1,12 +1,15 @@
 /**
  * Slow and stalled clients over real HTTP (src/request-timeouts.ts): a body trickling in, a chunked
  * body that never ends, a body shorter than its Content-Length and headers that never end are cut
- * after their timeout (408, connection closed); a streamed upload that keeps making progress runs
- * past the body timeout, one that stalls is cut; an oversized declared SOAP Content-Length is
+ * after their timeout (408, connection closed); a streamed upload (REST attachment, Altinn 3 broker
+ * upload) that keeps making progress runs past the body timeout, one that stalls is cut; an
+ * oversized declared SOAP Content-Length is
  * refused before the body is sent. While ~1,000 connections trickle, /health and SOAP calls answer.
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { Readable } from 'node:stream';
+import { rawRequest, startBrokerTestServer, type BrokerTestServer } from './helpers/broker';
 import { call, DQ_ACTION, DQ_PATH, envelope11, NS, operationXml } from './helpers/soap-client';
 import { createRestFixture, messageBody, type RestFixture } from './messages/rest-helpers';
 
@@ -130,6 +133,39 @@ describe('streamed uploads are bounded by progress, not by duration (HTTP_UPLOAD
     expect(afterMs).toBeLessThan(2 * TIMEOUTS.streamedBodyStallMs + 1500);
     const attachments = await fixture.call('GET', `${location}/attachments`);
     expect(attachments.json._embedded.attachments.map((a: { FileName: string }) => a.FileName)).toEqual(['slow.bin']);
+  });
+});
+
+describe('broker uploads (the 10 GB case) are bounded by progress too', () => {
+  let broker: BrokerTestServer;
+  beforeAll(async () => {
+    broker = await startBrokerTestServer({ config: { timeouts: TIMEOUTS } });
+  });
+  afterAll(() => broker?.close());
+
+  it('an Altinn 3 upload that keeps sending for longer than the body timeout is published', async () => {
+    const id = await broker.initialize();
+    const chunks = 16; // 64 KiB every 250 ms: ~4 s against a 3 s body timeout
+    const parts = Array.from({ length: chunks }, (_, i) => Buffer.alloc(64 * 1024, i));
+    const body = Readable.from(
+      (async function* () {
+        for (const part of parts) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          yield part;
+        }
+      })(),
+    );
+    const started = Date.now();
+    const response = await rawRequest(broker.url, {
+      method: 'POST',
+      path: `/broker/api/v1/filetransfer/${id}/upload`,
+      headers: { authorization: `Bearer ${broker.tokens.sender}`, 'content-type': 'application/octet-stream', 'content-length': chunks * 64 * 1024 },
+      body,
+    });
+    expect(Date.now() - started).toBeGreaterThan(TIMEOUTS.bodyMs);
+    expect(response.status).toBe(200);
+    const downloaded = await broker.call('GET', `/filetransfer/${id}/download`, { token: broker.tokens.recipient });
+    expect(downloaded.status).toBe(200);
   });
 });
 
