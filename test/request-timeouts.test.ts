@@ -3,8 +3,8 @@
  * body that never ends, a body shorter than its Content-Length and headers that never end are cut
  * after their timeout (408, connection closed); a streamed upload (REST attachment, Altinn 3 broker
  * upload) that keeps making progress runs past the body timeout, one that stalls is cut; an
- * oversized declared SOAP Content-Length is
- * refused before the body is sent. While ~1,000 connections trickle, /health and SOAP calls answer.
+ * oversized declared SOAP Content-Length is refused before the body is sent. While ~1,000
+ * connections trickle, /health and SOAP calls answer.
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
