@@ -216,6 +216,18 @@ describe('JSON in', () => {
     expect(response.json.code).toBeUndefined();
   });
 
+  it('refuses U+0000 in text members with a validation problem (PostgreSQL cannot store it: it was a 500)', async () => {
+    const response = await broker.call('POST', '/filetransfer', {
+      token: broker.tokens.sender,
+      json: { ...VALID_BODY(), sendersFileTransferReference: 'ref\u0000', propertyList: { key: 'value\u0000' } },
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.errors).toEqual({
+      SendersFileTransferReference: ['The field SendersFileTransferReference must not contain the character U+0000.'],
+      PropertyList: ['The field PropertyList must not contain the character U+0000.'],
+    });
+  });
+
   it('answers malformed JSON, an empty body and a wrong member type with validation problems as ASP.NET does', async () => {
     const malformed = await broker.call('POST', '/filetransfer', { token: broker.tokens.sender, json: '{"fileName": x}' });
     expect(malformed.status).toBe(400);
