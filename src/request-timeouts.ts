@@ -33,7 +33,7 @@ const REQUEST_TIMEOUT_RESPONSE = 'HTTP/1.1 408 Request Timeout\r\nConnection: cl
 
 /** The fastify (node:http) options for the connection-level bounds. */
 export function serverTimeoutOptions(timeouts: RequestTimeouts): Pick<FastifyServerOptions, 'keepAliveTimeout' | 'requestTimeout'> & {
-  http: { headersTimeout: number; connectionsCheckingInterval: number };
+  http: { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number };
 } {
   return {
     keepAliveTimeout: timeouts.keepAliveMs,
@@ -41,6 +41,7 @@ export function serverTimeoutOptions(timeouts: RequestTimeouts): Pick<FastifySer
     requestTimeout: 0,
     http: {
       headersTimeout: timeouts.headersMs,
+      requestTimeout: 0,
       // How often node looks for connections past headersTimeout (its default is every 30 s).
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeouts.headersMs / 4))),
     },

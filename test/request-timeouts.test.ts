@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { Readable } from 'node:stream';
+import { loadConfig } from '../src/config';
 import { rawRequest, startBrokerTestServer, type BrokerTestServer } from './helpers/broker';
 import { call, DQ_ACTION, DQ_PATH, envelope11, NS, operationXml } from './helpers/soap-client';
 import { createRestFixture, messageBody, type RestFixture } from './messages/rest-helpers';
@@ -226,4 +227,11 @@ describe('slow clients en masse', () => {
     expect(times[times.length - 1]).toBeLessThan(SLOW.bodyMs + 20_000);
     await expectHealthy(gateway);
   }, 90_000);
+});
+
+it('reads its settings from the environment (milliseconds, at least 100)', () => {
+  expect(loadConfig({}).timeouts).toEqual({ headersMs: 30_000, bodyMs: 60_000, streamedBodyStallMs: 60_000, keepAliveMs: 72_000 });
+  const env = { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_BODY_TIMEOUT_MS: '2000', HTTP_UPLOAD_STALL_TIMEOUT_MS: '3000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '4000' };
+  expect(loadConfig(env).timeouts).toEqual({ headersMs: 1000, bodyMs: 2000, streamedBodyStallMs: 3000, keepAliveMs: 4000 });
+  expect(() => loadConfig({ HTTP_BODY_TIMEOUT_MS: '5' })).toThrow('Environment variable HTTP_BODY_TIMEOUT_MS must be an integer >= 100');
 });
