@@ -4,7 +4,7 @@
  * broker's context (scanner, settings) and the background job runner (started by `serve` only).
  */
 import path from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from './config';
 import { systemClock, type Clock } from './clock';
 import { JobRunner } from './jobs/queue';
@@ -13,12 +13,14 @@ import type { BrokerContext } from './broker/types';
 import { eventSource } from './broker/cloud-events';
 import { webhookDeliverySettings } from './broker/webhooks';
 import { createClamdScanner } from './scanning/clamd';
-import { openDatabase, describeDatabase, type Db } from './storage/db';
+import { openDatabase, describeDatabase, embeddedPglite, type Db, type DbOptions } from './storage/db';
 import { migrateLatest } from './storage/migrate';
 import { FileBlobStore, type BlobStore } from './storage/blob-store';
-import { acquireEmbeddedLock } from './storage/embedded-lock';
+import { acquireEmbeddedLock, EmbeddedDatabaseInUseError } from './storage/embedded-lock';
+import { adminSocketDirectory, hasAdminSocket, offerEmbeddedDatabase, removeStaleAdminSocket, type AdminSocket } from './storage/embedded-admin-socket';
 import { releaseHashWorkers } from './storage/hashing-writer';
 import { SystemUserAuthenticator } from './auth/system-users';
+import { createLogger } from './observability/logger';
 import type { ArchiveContext } from './archive/types';
 
 export interface App extends ArchiveContext {
@@ -46,17 +48,18 @@ export interface OpenAppOptions {
   inMemory?: boolean;
   /** Tests pass a ManualClock to move time (expiry, grace periods, retries). */
   clock?: Clock;
+  /** Offer the embedded database to admin commands on this machine (`serve`; embedded-admin-socket.ts). */
+  offerToLocalCommands?: boolean;
 }
 
 export async function openApp(config: Config, options: OpenAppOptions = {}): Promise<App> {
-  const dbOptions = {
-    databaseUrl: config.databaseUrl,
-    embeddedDir: options.inMemory ? undefined : path.join(config.dataDir, 'pgdata'),
-  };
-  const releaseLock = !dbOptions.databaseUrl && dbOptions.embeddedDir ? acquireEmbeddedLock(dbOptions.embeddedDir) : () => {};
+  const log = createLogger(config);
+  const { dbOptions, releaseLock } = claimDatabase(config, options);
   const db = openDatabase(dbOptions);
+  let adminSocket: AdminSocket | undefined;
   const close = async () => {
     try {
+      await adminSocket?.close();
       await db.destroy();
     } finally {
       releaseLock();
@@ -64,13 +67,20 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
   };
   try {
     if (options.migrate ?? true) await migrateLatest(db);
+    const pglite = embeddedPglite(db);
+    if (options.offerToLocalCommands && pglite && dbOptions.embeddedDir) {
+      // Serving goes on without it (e.g. a DATA_DIR too long for a socket address); admin commands then wait for a stop.
+      adminSocket = await offerEmbeddedDatabase(db, pglite, config.dataDir).catch((error: unknown) => {
+        log.warn({ err: error }, 'admin commands cannot reach the embedded database while this server runs');
+        return undefined;
+      });
+    }
   } catch (error) {
     await close();
     throw error;
   }
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
   const clock = options.clock ?? systemClock;
-  const log = pino({ level: config.logLevel });
   let jobs: JobRunner | undefined;
   const broker: BrokerContext = {
     db,
@@ -112,4 +122,22 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
       await releaseHashWorkers();
     },
   };
+}
+
+/**
+ * Which database to open: PostgreSQL at DATABASE_URL, or the embedded one under DATA_DIR, locked
+ * for this process; when a running `serve` holds that lock, its database through its admin socket.
+ */
+function claimDatabase(config: Config, options: OpenAppOptions): { dbOptions: DbOptions; releaseLock: () => void } {
+  const embeddedDir = options.inMemory ? undefined : path.join(config.dataDir, 'pgdata');
+  const dbOptions: DbOptions = { databaseUrl: config.databaseUrl, embeddedDir };
+  if (config.databaseUrl || !embeddedDir) return { dbOptions, releaseLock: () => {} };
+  try {
+    const releaseLock = acquireEmbeddedLock(embeddedDir);
+    removeStaleAdminSocket(config.dataDir);
+    return { dbOptions, releaseLock };
+  } catch (error) {
+    if (!(error instanceof EmbeddedDatabaseInUseError) || options.offerToLocalCommands || !hasAdminSocket(config.dataDir)) throw error;
+    return { dbOptions: { ...dbOptions, serverSocketDirectory: adminSocketDirectory(config.dataDir) }, releaseLock: () => {} };
+  }
 }

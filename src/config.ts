@@ -32,6 +32,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   logLevel: string;
+  /** `json` (one object per line, for collectors) or `pretty` (coloured lines for a terminal). */
+  logFormat: LogFormat;
   limits: Limits;
   /** Attachments up to this size travel inline (MTOM) in GetArchivedFormTaskBasicDQ; larger ones are fetched streamed. */
   inlineAttachmentMaxBytes: number;
@@ -60,6 +62,9 @@ export interface Config {
     pollIntervalMs: number;
   };
 }
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface BrokerConfig {
   /** clamd to scan uploads with (`tcp://host:3310`, `unix:///run/clamav/clamd.ctl`); unset → no scanning. */
@@ -115,6 +120,13 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min 
   return value;
 }
 
+function choiceFromEnv<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(choices as readonly string[]).includes(raw)) throw new Error(`Environment variable ${name} must be one of ${choices.join(', ')}, got '${raw}'`);
+  return raw as T;
+}
+
 function booleanFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -153,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir,
     logLevel: env.LOG_LEVEL || 'info',
+    logFormat: choiceFromEnv(env, 'LOG_FORMAT', LOG_FORMATS, 'json'),
     limits: {
       maxRequestBytes: intFromEnv(env, 'SOAP_MAX_REQUEST_BYTES', 1024 * 1024, 1024),
       maxXmlDepth: intFromEnv(env, 'SOAP_MAX_XML_DEPTH', 64, 4),

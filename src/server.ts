@@ -1,15 +1,20 @@
 /**
- * The HTTP server: where every request enters. Routes: the two SOAP endpoints (src/services/*),
- * the end-user REST messages API under `/api` (src/services/rest-messages/), `/health` and
- * Prometheus `/metrics`. `runServer` is what `altinn-gateway serve` (and npm start) runs.
+ * The HTTP server: where every request enters. Routes: the SOAP endpoints (src/services/*), the
+ * end-user REST messages API under `/api` (src/services/rest-messages/), the broker APIs, a landing
+ * page at `/`, `/health` (with `/health/live` and `/health/ready`) and Prometheus `/metrics`.
+ * `runServer` is what `altinn-gateway serve` (and npm start) runs.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import fastify, { type FastifyInstance } from 'fastify';
+import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { openApp, type App } from './app';
 import type { Config } from './config';
-import { createMetrics } from './observability/metrics';
+import { createMetrics, registerDatabaseGauges } from './observability/metrics';
+import { recordRestRequests } from './observability/http-metrics';
 import { registerBodyTimeouts, serverTimeoutOptions } from './request-timeouts';
+import { registerLandingPage } from './services/landing-page';
+import { pendingMigrations } from './storage/migrate';
+import { VERSION } from './version';
 import { registerSoapEndpoint } from './soap/endpoint';
 import { downloadQueueEndpoint } from './services/download-queue/endpoint';
 import { streamedArchiveEndpoint } from './services/streamed-archive/endpoint';
@@ -32,7 +37,8 @@ export interface ServerOptions {
 
 export function buildServer(app: App, options: ServerOptions = {}): FastifyInstance {
   const server = fastify({
-    logger: options.logger ?? { level: app.config.logLevel },
+    // One logger for requests and background work: the same format (LOG_FORMAT) and destination.
+    ...(options.logger === undefined ? { loggerInstance: app.log as FastifyBaseLogger } : { logger: options.logger }),
     // Honour a caller's request id when it looks like one, so logs correlate across systems.
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
@@ -51,22 +57,42 @@ export function buildServer(app: App, options: ServerOptions = {}): FastifyInsta
   // First: the OpenAPI document collects the routes registered after it.
   registerOpenApi(server);
   const metrics = createMetrics();
+  registerDatabaseGauges(metrics.registry, app.db, app.log);
+  recordRestRequests(server, metrics);
   const soapOptions = { limits: app.config.limits, metrics };
-  registerSoapEndpoint(server, downloadQueueEndpoint(app, WSDL_DIR), soapOptions);
-  registerSoapEndpoint(server, streamedArchiveEndpoint(app, WSDL_DIR), soapOptions);
-  registerSoapEndpoint(server, brokerBasicEndpoint(app, WSDL_DIR), soapOptions);
-  registerSoapEndpoint(server, brokerStreamedEndpoint(app, WSDL_DIR), soapOptions);
+  const soapEndpoints = [
+    downloadQueueEndpoint(app, WSDL_DIR),
+    streamedArchiveEndpoint(app, WSDL_DIR),
+    brokerBasicEndpoint(app, WSDL_DIR),
+    brokerStreamedEndpoint(app, WSDL_DIR),
+  ];
+  for (const endpoint of soapEndpoints) registerSoapEndpoint(server, endpoint, soapOptions);
   registerRestMessages(server, app);
   registerBrokerserviceRest(server, app);
   registerBrokerApi(server, app);
+  registerLandingPage(server, soapEndpoints, VERSION);
 
-  server.get('/health', async (_request, reply) => {
+  const databaseProblem = async (): Promise<string | undefined> => {
     try {
       await app.db.raw('select 1');
-      return { status: 'ok', database: 'ok' };
     } catch (error) {
-      return reply.code(503).send({ status: 'unavailable', database: (error as Error).message });
+      return (error as Error).message;
     }
+    return undefined;
+  };
+  server.get('/health', async (_request, reply) => {
+    const problem = await databaseProblem();
+    if (problem) return reply.code(503).send({ status: 'unavailable', database: problem });
+    return { status: 'ok', database: 'ok' };
+  });
+  // Liveness: the process answers (a supervisor restarts it when not). Readiness: it can do its work.
+  server.get('/health/live', async () => ({ status: 'ok' }));
+  server.get('/health/ready', async (_request, reply) => {
+    const problem = await databaseProblem();
+    if (problem) return reply.code(503).send({ status: 'unavailable', database: problem });
+    const pending = await pendingMigrations(app.db);
+    if (pending.length > 0) return reply.code(503).send({ status: 'unavailable', database: 'ok', pendingMigrations: pending });
+    return { status: 'ok', database: 'ok', migrations: 'applied' };
   });
   server.get('/metrics', async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -112,7 +138,7 @@ export async function startBackgroundWork(app: App): Promise<void> {
 
 /** Open the app (migrating the database), listen, and close everything gracefully on SIGINT/SIGTERM. */
 export async function runServer(config: Config, hooks: { onOpen?(app: App): Promise<void> } = {}): Promise<RunningServer> {
-  const app = await openApp(config);
+  const app = await openApp(config, { offerToLocalCommands: true });
   await hooks.onOpen?.(app);
   const server = buildServer(app);
   await server.listen({ port: config.port, host: config.host });

@@ -39,3 +39,31 @@ export async function findServiceOwnerByOrg(db: Db, orgNumber: string): Promise<
     .first<{ id: number; org_number: string; name: string } | undefined>('id', 'org_number', 'name');
   return row && { serviceOwnerId: row.id, orgNumber: row.org_number, name: row.name };
 }
+
+export interface ServiceOwnerSummary extends ServiceOwner {
+  createdAt: Date;
+  services: number;
+  systemUsers: number;
+}
+
+/** Every service owner, by organisation number, with how many services and system users it has. */
+export async function listServiceOwners(db: Db): Promise<ServiceOwnerSummary[]> {
+  const rows = await db('service_owners as o')
+    .orderBy('o.org_number')
+    .select<{ id: number; org_number: string; name: string; created_at: Date; services: number | string; system_users: number | string }[]>(
+      'o.id',
+      'o.org_number',
+      'o.name',
+      'o.created_at',
+      db.raw('(SELECT count(*) FROM services s WHERE s.service_owner_id = o.id) AS services'),
+      db.raw('(SELECT count(*) FROM system_users u WHERE u.service_owner_id = o.id) AS system_users'),
+    );
+  return rows.map((row) => ({
+    serviceOwnerId: row.id,
+    orgNumber: row.org_number,
+    name: row.name,
+    createdAt: row.created_at,
+    services: Number(row.services),
+    systemUsers: Number(row.system_users),
+  }));
+}

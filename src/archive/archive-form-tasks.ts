@@ -19,7 +19,7 @@ import { normalizeThumbprint } from '../crypto/certificate';
 import { listServices, type Service } from './add-service';
 import { formatArchiveReference } from './archive-reference';
 import { requireEncryptionCertificate, type EncryptionCertificate } from './certificates';
-import { ArchiveError } from './errors';
+import { ArchiveError, ArchiveValidationError } from './errors';
 import { CLEAR, encryptedBySubmitter, encryptForOwner, type TaskEncryption } from './task-encryption';
 import {
   REPORTEE_TYPES,
@@ -57,6 +57,11 @@ export interface NewForm {
 }
 
 export interface NewFormTask {
+  /**
+   * The task's idempotency key (the import file's externalReference): unique per service owner,
+   * so the same task is never archived twice. Absent for tasks from doors that have none.
+   */
+  idempotencyKey?: string | null;
   serviceCode: string;
   serviceEditionCode: number;
   reportee: string;
@@ -101,7 +106,18 @@ export async function archiveFormTasks(
   options: ArchiveFormTasksOptions = {},
 ): Promise<ArchivedTaskResult[]> {
   const services = await listServices(ctx.db, serviceOwnerId);
-  const resolved = tasks.map((task, index) => ({ task, service: validateTask(task, `formTasks[${index}]`, services) }));
+  // Every task is checked and every refusal reported (the first problem of each task) before anything is written.
+  const problems: string[] = [];
+  const resolved: { task: NewFormTask; service: Service }[] = [];
+  for (const [index, task] of tasks.entries()) {
+    try {
+      resolved.push({ task, service: validateTask(task, `formTasks[${index}]`, services) });
+    } catch (error) {
+      if (!(error instanceof ArchiveError)) throw error;
+      problems.push(error.message);
+    }
+  }
+  if (problems.length > 0) throw new ArchiveValidationError(problems);
   // Before anything is written: without a usable certificate nothing is stored at all.
   const certificate = await certificateIfNeeded(ctx, serviceOwnerId, resolved);
 
@@ -223,6 +239,7 @@ const REPORTEE_FORMATS: Record<ReporteeType, { pattern: RegExp; description: str
 };
 
 function validateTask(task: NewFormTask, field: string, services: Service[]): Service {
+  if (task.idempotencyKey !== undefined && task.idempotencyKey !== null) requireText(task.idempotencyKey, `${field}.idempotencyKey`);
   requireText(task.serviceCode, `${field}.serviceCode`);
   requireInt32(task.serviceEditionCode, `${field}.serviceEditionCode`, 1);
   const service = findOwnService(task, field, services);
@@ -348,6 +365,7 @@ async function insertTask(trx: Knex.Transaction, task: NewFormTask, service: Ser
       service_owner_id: service.serviceOwnerId,
       reportee: task.reportee,
       reportee_type: task.reporteeType,
+      idempotency_key: task.idempotencyKey ?? null,
       // clock_timestamp() (not now()) advances within the transaction: tasks keep their input order.
       archived_at: task.archivedAt ?? trx.raw('clock_timestamp()'),
       case_id: task.caseId ?? null,

@@ -19,6 +19,14 @@ export class ArchiveError extends Error {
   }
 }
 
+/** Every problem found in the input, each `field: problem`; nothing was stored. */
+export class ArchiveValidationError extends ArchiveError {
+  constructor(readonly problems: string[]) {
+    super('invalid_argument', problems.join('\n'));
+    this.name = 'ArchiveValidationError';
+  }
+}
+
 export function notFound(what: string): ArchiveError {
   return new ArchiveError('not_found', `${what} was not found for this service owner`);
 }

@@ -1,8 +1,9 @@
 /**
- * The archive import file (`altinn-gateway archive import FILE.json`):
+ * The archive import file (`altinn-gateway archive import FILE.json`), described by the JSON Schema
+ * beside this file (import-file.schema.json; an example is in examples/archive-import/):
  *
  *   { "serviceOwner": "<orgnr>",
- *     "formTasks": [ { "serviceCode", "serviceEditionCode", "reportee", "reporteeType",
+ *     "formTasks": [ { "externalReference"?, "serviceCode", "serviceEditionCode", "reportee", "reporteeType",
  *                      "archivedAt"?, "caseId"?,
  *                      "forms": [ { "dataFormatId", "dataFormatVersion", "formData", "parentReference"? } ],
  *                      "approvers": [ { "approverId", "approvedAt", "securityLevel" } ],
@@ -11,41 +12,43 @@
  *                      "shipmentMetadata"?: { "key": "value" },
  *                      "soEncryptedSymmetricKey"?: { "certificateThumbprint", "encryptedKey" } } ] }
  *
+ * - `externalReference` is the task's idempotency key: a task whose key the owner already has in the
+ *   archive is skipped. Without one, the key is the SHA-256 of the task's entry (its JSON as parsed,
+ *   attachment paths included but not the files' bytes), so running the same file again skips it too.
  * - `parentReference` makes a form a sub form: it is the 0-based index, within the same task's
  *   `forms`, of its main form (which must come earlier and not be a sub form itself).
  * - `path` is relative to the directory of the JSON file (or absolute).
- * - Date-times are ISO 8601 with a time zone (`2024-03-05T13:05:00Z`, `...+01:00`).
- * - Codes and versions may be JSON numbers or strings of digits.
  * - `shipmentMetadata` keeps the object's key order (JavaScript puts integer-like keys first).
  * - `soEncryptedSymmetricKey` marks content the submitter already encrypted for the service owner
  *   (Altinn's scheme: `encryptedKey` is the base64 of the RSA-wrapped 32-byte key blob,
  *   `certificateThumbprint` the SHA-1 thumbprint of the owner's certificate it was wrapped under).
- *   Forms and attachments are then stored and delivered as given, attachments marked IsEncrypted.
- * - Unknown fields are refused, so a misspelt optional field does not vanish silently.
  *
- * Shape errors name the field as a path, e.g. `formTasks[2].approvers[0].approvedAt: not a valid date-time`.
+ * The whole file is checked before anything is stored, and every problem is reported, each naming
+ * its field as a path (`formTasks[2].approvers[0].approvedAt: …`): first the schema (ajv, all
+ * errors), then what a schema cannot say (calendar dates, parent references, duplicate keys,
+ * attachment files that do not exist).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import Ajv, { type ErrorObject } from 'ajv';
 import type { NewAttachment, NewForm, NewFormTask } from './archive-form-tasks';
-import { isOrgNumber } from './add-service-owner';
 import { normalizeThumbprint } from '../crypto/certificate';
 import { decodeStrictBase64 } from '../encoding/base64';
-import { ArchiveError } from './errors';
-import {
-  REPORTEE_TYPES,
-  SECURITY_LEVELS,
-  type Approver,
-  type EncryptedSymmetricKey,
-  type ReporteeType,
-  type SecurityLevel,
-  type ShipmentMetadataEntry,
-} from './types';
+import { ArchiveError, ArchiveValidationError } from './errors';
+import schema from './import-file.schema.json';
+import type { Approver, EncryptedSymmetricKey, ReporteeType, SecurityLevel, ShipmentMetadataEntry } from './types';
 
 export interface ImportFile {
   /** Organisation number of the service owner the tasks are archived for. */
   serviceOwner: string;
-  formTasks: NewFormTask[];
+  formTasks: ImportTask[];
+}
+
+export interface ImportTask extends NewFormTask {
+  idempotencyKey: string;
+  /** As the file gave it; null when the key is the entry's hash. */
+  externalReference: string | null;
 }
 
 /** An attachment read from a file named in the import file. */
@@ -53,6 +56,32 @@ export interface FileAttachment extends NewAttachment {
   /** Absolute path of the file. */
   path: string;
 }
+
+// ---- the file as the schema describes it ----
+
+type WholeNumber = number | string;
+
+interface RawTask {
+  externalReference?: string;
+  serviceCode: string | number;
+  serviceEditionCode: WholeNumber;
+  reportee: string;
+  reporteeType: ReporteeType;
+  archivedAt?: string;
+  caseId?: WholeNumber | null;
+  forms: { dataFormatId: string | number; dataFormatVersion: WholeNumber; formData: string; parentReference?: WholeNumber | null }[];
+  approvers: { approverId: string; approvedAt: string; securityLevel: SecurityLevel }[];
+  attachments: { fileName: string; attachmentType: string; attachmentTypeName?: string | null; attachmentTypeNameLanguage?: string | null; path: string }[];
+  shipmentMetadata?: Record<string, string | null>;
+  soEncryptedSymmetricKey?: { certificateThumbprint: string; encryptedKey: string } | null;
+}
+
+interface RawImportFile {
+  serviceOwner: string;
+  formTasks: RawTask[];
+}
+
+const validateShape = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true }).compile<RawImportFile>(schema);
 
 /** Read, parse and check an import file, including that every attachment file exists. */
 export async function readImportFile(filePath: string): Promise<ImportFile> {
@@ -73,201 +102,148 @@ export async function readImportFile(filePath: string): Promise<ImportFile> {
   return importFile;
 }
 
-/** Check the shape of parsed JSON; attachment paths are resolved against `baseDir`. */
+/** Check parsed JSON against the schema and the rules beyond it; attachment paths are resolved against `baseDir`. */
 export function parseImportFile(data: unknown, baseDir: string): ImportFile {
-  const root = object(data, '(import file)', ['serviceOwner', 'formTasks'], []);
-  if (typeof root.serviceOwner !== 'string' || !isOrgNumber(root.serviceOwner)) {
-    throw invalid('serviceOwner', 'must be an organisation number (a string of 9 digits)');
+  if (!validateShape(data)) {
+    throw new ArchiveValidationError([...new Set((validateShape.errors ?? []).map(describeSchemaError))]);
   }
-  const formTasks = list(root.formTasks, 'formTasks');
-  if (formTasks.length === 0) throw invalid('formTasks', 'must hold at least one form task');
-  return {
-    serviceOwner: root.serviceOwner,
-    formTasks: formTasks.map((task, index) => parseTask(task, `formTasks[${index}]`, baseDir)),
-  };
+  const problems: string[] = [];
+  const formTasks = data.formTasks.map((task, index) => toTask(task, `formTasks[${index}]`, baseDir, problems));
+  problems.push(...duplicateKeys(data.formTasks, formTasks));
+  if (problems.length > 0) throw new ArchiveValidationError(problems);
+  return { serviceOwner: data.serviceOwner, formTasks };
 }
 
 async function checkAttachmentFiles(importFile: ImportFile): Promise<void> {
+  const problems: string[] = [];
   for (const [taskIndex, task] of importFile.formTasks.entries()) {
     for (const [index, attachment] of (task.attachments as FileAttachment[]).entries()) {
       const field = `formTasks[${taskIndex}].attachments[${index}].path`;
-      let stat: fs.Stats;
-      try {
-        stat = await fs.promises.stat(attachment.path);
-      } catch {
-        throw invalid(field, `file not found: ${attachment.path}`);
-      }
-      if (!stat.isFile()) throw invalid(field, `not a regular file: ${attachment.path}`);
+      const stat = await fs.promises.stat(attachment.path).catch(() => undefined);
+      if (!stat) problems.push(`${field}: file not found: ${attachment.path}`);
+      else if (!stat.isFile()) problems.push(`${field}: not a regular file: ${attachment.path}`);
     }
   }
+  if (problems.length > 0) throw new ArchiveValidationError(problems);
 }
 
-function parseTask(value: unknown, field: string, baseDir: string): NewFormTask {
-  const task = object(
-    value,
-    field,
-    ['serviceCode', 'serviceEditionCode', 'reportee', 'reporteeType', 'forms', 'approvers', 'attachments'],
-    ['archivedAt', 'caseId', 'shipmentMetadata', 'soEncryptedSymmetricKey'],
+// ---- schema errors, as `field: problem` ----
+
+/** `/formTasks/2/approvers/0` → `formTasks[2].approvers[0]`. */
+function fieldPath(pointer: string, child?: string): string {
+  const segments = pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (child !== undefined) segments.push(child);
+  const joined = segments.map((s, i) => (/^[0-9]+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+  return joined || '(import file)';
+}
+
+function describeSchemaError(error: ErrorObject): string {
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return `${fieldPath(error.instancePath, params.missingProperty as string)}: is required`;
+    case 'additionalProperties':
+      return `${fieldPath(error.instancePath, params.additionalProperty as string)}: unknown field`;
+    case 'enum':
+      return `${fieldPath(error.instancePath)}: must be one of ${(params.allowedValues as string[]).join(', ')}`;
+  }
+  // Every constrained value in the schema describes what it must be; that reads better than the keyword.
+  const description = (error.parentSchema as { description?: string } | undefined)?.description;
+  return `${fieldPath(error.instancePath)}: ${description ? `must be ${description}` : error.message}`;
+}
+
+// ---- the rules beyond the schema, and conversion ----
+
+function toTask(raw: RawTask, field: string, baseDir: string, problems: string[]): ImportTask {
+  const forms = raw.forms.map((form, index): NewForm => {
+    const parentIndex = form.parentReference === undefined || form.parentReference === null ? null : Number(form.parentReference);
+    if (parentIndex !== null && parentIndex >= index) {
+      const range = index === 0 ? 'the first form has none' : `0 to ${index - 1}`;
+      problems.push(`${field}.forms[${index}].parentReference: must be the 0-based index of an earlier form in this task (${range})`);
+    } else if (parentIndex !== null && raw.forms[parentIndex]!.parentReference != null) {
+      problems.push(`${field}.forms[${index}].parentReference: form ${parentIndex} is itself a sub form; a parent must be a main form`);
+    }
+    return { dataFormatId: String(form.dataFormatId), dataFormatVersion: Number(form.dataFormatVersion), formData: form.formData, parentIndex };
+  });
+  const approvers = raw.approvers.map(
+    (approver, index): Approver => ({
+      approverId: approver.approverId,
+      approvedAt: dateTime(approver.approvedAt, `${field}.approvers[${index}].approvedAt`, problems),
+      securityLevel: approver.securityLevel,
+    }),
   );
-  const forms = list(task.forms, `${field}.forms`);
-  if (forms.length === 0) throw invalid(`${field}.forms`, 'must hold at least one form');
-  const parsedForms = forms.map((form, index) => parseForm(form, `${field}.forms[${index}]`, index));
-  parsedForms.forEach((form, index) => {
-    if (form.parentIndex != null && parsedForms[form.parentIndex]!.parentIndex != null) {
-      throw invalid(`${field}.forms[${index}].parentReference`, `form ${form.parentIndex} is itself a sub form; a parent must be a main form`);
-    }
+  const attachments = raw.attachments.map((attachment): FileAttachment => {
+    const filePath = path.resolve(baseDir, attachment.path);
+    return {
+      fileName: attachment.fileName,
+      attachmentType: attachment.attachmentType,
+      attachmentTypeName: attachment.attachmentTypeName ?? null,
+      attachmentTypeNameLanguage: attachment.attachmentTypeNameLanguage ?? null,
+      path: filePath,
+      open: () => fs.createReadStream(filePath),
+    };
   });
   return {
-    serviceCode: code(task.serviceCode, `${field}.serviceCode`),
-    serviceEditionCode: integer(task.serviceEditionCode, `${field}.serviceEditionCode`),
-    reportee: text(task.reportee, `${field}.reportee`),
-    reporteeType: oneOf<ReporteeType>(task.reporteeType, `${field}.reporteeType`, REPORTEE_TYPES),
-    ...(task.archivedAt !== undefined && { archivedAt: dateTime(task.archivedAt, `${field}.archivedAt`) }),
-    caseId: task.caseId === undefined || task.caseId === null ? null : integer(task.caseId, `${field}.caseId`),
-    forms: parsedForms,
-    approvers: list(task.approvers, `${field}.approvers`).map((approver, index) => parseApprover(approver, `${field}.approvers[${index}]`)),
-    attachments: list(task.attachments, `${field}.attachments`).map((attachment, index) =>
-      parseAttachment(attachment, `${field}.attachments[${index}]`, baseDir),
-    ),
-    ...(task.shipmentMetadata !== undefined && { shipmentMetadata: parseShipmentMetadata(task.shipmentMetadata, `${field}.shipmentMetadata`) }),
-    ...(task.soEncryptedSymmetricKey !== undefined &&
-      task.soEncryptedSymmetricKey !== null && {
-        soEncryptedSymmetricKey: parseEncryptedSymmetricKey(task.soEncryptedSymmetricKey, `${field}.soEncryptedSymmetricKey`),
-      }),
+    idempotencyKey: raw.externalReference ?? `sha256:${createHash('sha256').update(JSON.stringify(raw)).digest('hex')}`,
+    externalReference: raw.externalReference ?? null,
+    serviceCode: String(raw.serviceCode),
+    serviceEditionCode: Number(raw.serviceEditionCode),
+    reportee: raw.reportee,
+    reporteeType: raw.reporteeType,
+    ...(raw.archivedAt !== undefined && { archivedAt: dateTime(raw.archivedAt, `${field}.archivedAt`, problems) }),
+    caseId: raw.caseId === undefined || raw.caseId === null ? null : Number(raw.caseId),
+    forms,
+    approvers,
+    attachments,
+    ...(raw.shipmentMetadata !== undefined && { shipmentMetadata: shipmentMetadata(raw.shipmentMetadata) }),
+    ...(raw.soEncryptedSymmetricKey && {
+      soEncryptedSymmetricKey: encryptedSymmetricKey(raw.soEncryptedSymmetricKey, `${field}.soEncryptedSymmetricKey`, problems),
+    }),
   };
 }
 
-function parseForm(value: unknown, field: string, index: number): NewForm {
-  const form = object(value, field, ['dataFormatId', 'dataFormatVersion', 'formData'], ['parentReference']);
-  let parentIndex: number | null = null;
-  if (form.parentReference !== undefined && form.parentReference !== null) {
-    parentIndex = integer(form.parentReference, `${field}.parentReference`);
-    if (parentIndex >= index) {
-      throw invalid(`${field}.parentReference`, `must be the 0-based index of an earlier form in this task (0 to ${index - 1})`);
+/** Two tasks of one file with the same key would be one task archived, one skipped: refused instead. */
+function duplicateKeys(raw: RawTask[], tasks: { idempotencyKey: string }[]): string[] {
+  const first = new Map<string, number>();
+  const problems: string[] = [];
+  tasks.forEach((task, index) => {
+    const earlier = first.get(task.idempotencyKey);
+    if (earlier === undefined) {
+      first.set(task.idempotencyKey, index);
+    } else if (raw[index]!.externalReference !== undefined) {
+      problems.push(`formTasks[${index}].externalReference: '${raw[index]!.externalReference}' is also the externalReference of formTasks[${earlier}]`);
+    } else {
+      problems.push(`formTasks[${index}]: the same entry as formTasks[${earlier}] (give each an externalReference to archive both)`);
     }
-  }
-  if (typeof form.formData !== 'string') throw invalid(`${field}.formData`, 'must be a string holding the form XML');
-  return {
-    dataFormatId: code(form.dataFormatId, `${field}.dataFormatId`),
-    dataFormatVersion: integer(form.dataFormatVersion, `${field}.dataFormatVersion`),
-    formData: form.formData,
-    parentIndex,
-  };
-}
-
-function parseApprover(value: unknown, field: string): Approver {
-  const approver = object(value, field, ['approverId', 'approvedAt', 'securityLevel'], []);
-  return {
-    approverId: text(approver.approverId, `${field}.approverId`),
-    approvedAt: dateTime(approver.approvedAt, `${field}.approvedAt`),
-    securityLevel: oneOf<SecurityLevel>(approver.securityLevel, `${field}.securityLevel`, SECURITY_LEVELS),
-  };
-}
-
-function parseAttachment(value: unknown, field: string, baseDir: string): FileAttachment {
-  const attachment = object(value, field, ['fileName', 'attachmentType', 'path'], ['attachmentTypeName', 'attachmentTypeNameLanguage']);
-  const filePath = path.resolve(baseDir, text(attachment.path, `${field}.path`));
-  return {
-    fileName: text(attachment.fileName, `${field}.fileName`),
-    attachmentType: text(attachment.attachmentType, `${field}.attachmentType`),
-    attachmentTypeName: optionalText(attachment.attachmentTypeName, `${field}.attachmentTypeName`),
-    attachmentTypeNameLanguage: optionalText(attachment.attachmentTypeNameLanguage, `${field}.attachmentTypeNameLanguage`),
-    path: filePath,
-    open: () => fs.createReadStream(filePath),
-  };
-}
-
-function parseShipmentMetadata(value: unknown, field: string): ShipmentMetadataEntry[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(field, 'must be an object of "key": "value" pairs');
-  }
-  return Object.entries(value).map(([key, entryValue]) => {
-    if (entryValue !== null && typeof entryValue !== 'string') throw invalid(`${field}.${key}`, 'must be a string or null');
-    return { key, value: entryValue };
   });
+  return problems;
 }
 
-function parseEncryptedSymmetricKey(value: unknown, field: string): EncryptedSymmetricKey {
-  const key = object(value, field, ['certificateThumbprint', 'encryptedKey'], []);
-  const thumbprint = typeof key.certificateThumbprint === 'string' ? normalizeThumbprint(key.certificateThumbprint) : undefined;
-  if (!thumbprint) throw invalid(`${field}.certificateThumbprint`, 'must be a certificate thumbprint (40 hexadecimal characters)');
-  return { certificateThumbprint: thumbprint, encryptedKey: base64(key.encryptedKey, `${field}.encryptedKey`) };
+function shipmentMetadata(value: Record<string, string | null>): ShipmentMetadataEntry[] {
+  return Object.entries(value).map(([key, entryValue]) => ({ key, value: entryValue }));
 }
 
-// ---- primitive checks ----
-
-function invalid(field: string, problem: string): ArchiveError {
-  return new ArchiveError('invalid_argument', `${field}: ${problem}`);
-}
-
-function object(value: unknown, field: string, required: string[], optional: string[]): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(field, 'must be an object');
-  const record = value as Record<string, unknown>;
-  const prefix = field.startsWith('(') ? '' : `${field}.`;
-  for (const key of required) {
-    if (record[key] === undefined) throw invalid(`${prefix}${key}`, 'is required');
-  }
-  for (const key of Object.keys(record)) {
-    if (!required.includes(key) && !optional.includes(key)) throw invalid(`${prefix}${key}`, 'unknown field');
-  }
-  return record;
-}
-
-function list(value: unknown, field: string): unknown[] {
-  if (!Array.isArray(value)) throw invalid(field, 'must be a list');
-  return value;
-}
-
-function text(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw invalid(field, 'must be a non-empty string');
-  return value;
-}
-
-function optionalText(value: unknown, field: string): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw invalid(field, 'must be a string');
-  return value;
-}
-
-/** Codes (service code, data format id) are strings on the wire but are often written as numbers. */
-function code(value: unknown, field: string): string {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
-  return text(value, field);
-}
-
-function integer(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  if (typeof value === 'string' && /^[0-9]{1,15}$/.test(value)) return Number(value);
-  throw invalid(field, 'must be a whole number');
-}
-
-function base64(value: unknown, field: string): Buffer {
-  const bytes = typeof value === 'string' ? decodeStrictBase64(value) : undefined;
-  if (!bytes || bytes.length === 0) throw invalid(field, 'must be base64 text');
-  return bytes;
-}
-
-function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw invalid(field, `must be one of ${allowed.join(', ')}`);
-  }
-  return value as T;
+function encryptedSymmetricKey(value: { certificateThumbprint: string; encryptedKey: string }, field: string, problems: string[]): EncryptedSymmetricKey {
+  const thumbprint = normalizeThumbprint(value.certificateThumbprint);
+  if (!thumbprint) problems.push(`${field}.certificateThumbprint: must be a certificate thumbprint (40 hexadecimal characters)`);
+  const encryptedKey = decodeStrictBase64(value.encryptedKey);
+  if (!encryptedKey || encryptedKey.length === 0) problems.push(`${field}.encryptedKey: must be base64 text`);
+  return { certificateThumbprint: thumbprint ?? '', encryptedKey: encryptedKey ?? Buffer.alloc(0) };
 }
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
 
-/** ISO 8601 date-time with a time zone; calendar-checked (JavaScript would turn 30 February into 1 March). */
-function dateTime(value: unknown, field: string): Date {
-  const problem = 'not a valid date-time (use ISO 8601 with a time zone, e.g. 2024-03-05T13:05:00Z)';
-  if (typeof value !== 'string') throw invalid(field, problem);
+/** Calendar-checked (JavaScript would turn 30 February into 1 March); the schema has checked the form. */
+function dateTime(value: string, field: string, problems: string[]): Date {
   const match = DATE_TIME.exec(value);
-  if (!match) throw invalid(field, problem);
-  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = match.slice(1).map((part) => Number(part ?? 0));
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = (match?.slice(1) ?? []).map((part) => Number(part ?? 0));
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
   const inRange =
-    month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth &&
-    hour <= 23 && minute <= 59 && second <= 59 && offsetHours <= 14 && offsetMinutes <= 59;
+    match !== null && month! >= 1 && month! <= 12 && day! >= 1 && day! <= daysInMonth &&
+    hour! <= 23 && minute! <= 59 && second! <= 59 && offsetHours! <= 14 && offsetMinutes! <= 59;
   const date = new Date(value);
-  if (!inRange || Number.isNaN(date.getTime())) throw invalid(field, problem);
+  if (!inRange || Number.isNaN(date.getTime())) {
+    problems.push(`${field}: not a valid date-time (use ISO 8601 with a time zone, e.g. 2024-03-05T13:05:00Z)`);
+  }
   return date;
 }

@@ -115,7 +115,7 @@ export async function addSystemUser(
   if (!/^[\w.@-]{1,100}$/.test(request.userName)) {
     throw new Error(`System user name '${request.userName}' must be 1-100 letters, digits, '.', '_', '@' or '-'`);
   }
-  if (request.password.length < 8) throw new Error('The password must be at least 8 characters');
+  requireAcceptablePassword(request.password);
   try {
     const [row] = await db('system_users')
       .insert({ service_owner_id: request.serviceOwnerId, user_name: request.userName, password_hash: await hashPassword(request.password) })
@@ -125,4 +125,94 @@ export async function addSystemUser(
     if (isUniqueViolation(error)) throw new Error(`A system user named '${request.userName}' already exists`);
     throw error;
   }
+}
+
+function requireAcceptablePassword(password: string): void {
+  if (password.length < 8) throw new Error('The password must be at least 8 characters');
+}
+
+export class SystemUserNotFoundError extends Error {
+  constructor(userName: string) {
+    super(`No system user named '${userName}' (list them with: altinn-gateway system-user list)`);
+    this.name = 'SystemUserNotFoundError';
+  }
+}
+
+export interface SystemUserSummary {
+  userName: string;
+  ownerOrgNumber: string;
+  ownerName: string;
+  createdAt: Date;
+  failedAttempts: number;
+  /** Set while the user is locked out. */
+  lockedUntil: Date | null;
+}
+
+/** Where the lock-out state lives (for listing, counting and unlocking; authenticate() keeps it). */
+const isLocked = (alias: string) => `${alias}.locked_until > now()`;
+
+export async function listSystemUsers(db: Db, filter: { serviceOwnerId?: number } = {}): Promise<SystemUserSummary[]> {
+  const rows = await db('system_users as u')
+    .join('service_owners as o', 'o.id', 'u.service_owner_id')
+    .modify((query) => {
+      if (filter.serviceOwnerId !== undefined) query.where('u.service_owner_id', filter.serviceOwnerId);
+    })
+    .orderBy(['o.org_number', 'u.user_name'])
+    .select<{ user_name: string; org_number: string; name: string; created_at: Date; failed_attempts: number; locked_until: Date | null }[]>(
+      'u.user_name',
+      'o.org_number',
+      'o.name',
+      'u.created_at',
+      'u.failed_attempts',
+      db.raw(`CASE WHEN ${isLocked('u')} THEN u.locked_until END AS locked_until`),
+    );
+  return rows.map((row) => ({
+    userName: row.user_name,
+    ownerOrgNumber: row.org_number,
+    ownerName: row.name,
+    createdAt: row.created_at,
+    failedAttempts: row.failed_attempts,
+    lockedUntil: row.locked_until,
+  }));
+}
+
+/** System users locked out right now (a metrics gauge). */
+export async function countLockedSystemUsers(db: Db): Promise<number> {
+  const row = await db('system_users as u').whereRaw(isLocked('u')).count<{ count: number | string }[]>('* as count').first();
+  return Number(row?.count ?? 0);
+}
+
+/** Lift a lock-out and forget the failed attempts; true when the user was locked. */
+export async function unlockSystemUser(db: Db, userName: string): Promise<{ wasLocked: boolean }> {
+  // The self-join reads the row as it was before this update.
+  const result = await db.raw<{ rows: { was_locked: boolean | null }[] }>(
+    `UPDATE system_users AS u SET failed_attempts = 0, locked_until = NULL
+     FROM system_users AS before WHERE before.id = u.id AND u.user_name = ?
+     RETURNING ${isLocked('before')} AS was_locked`,
+    [userName],
+  );
+  const row = result.rows[0];
+  if (!row) throw new SystemUserNotFoundError(userName);
+  return { wasLocked: row.was_locked === true };
+}
+
+/** A new password; the old one stops working at once (the verified cache is keyed to the stored hash). */
+export async function resetSystemUserPassword(db: Db, userName: string, password: string): Promise<void> {
+  requireAcceptablePassword(password);
+  const updated = await db('system_users').where({ user_name: userName }).update({ password_hash: await hashPassword(password) });
+  if (updated === 0) throw new SystemUserNotFoundError(userName);
+}
+
+/**
+ * Remove a system user (its broker delegations go with it). Download queue items it purged keep
+ * their purge but no longer name who purged them.
+ */
+export async function removeSystemUser(db: Db, userName: string): Promise<{ purgesUnattributed: number }> {
+  return db.transaction(async (trx) => {
+    const user = await trx('system_users').where({ user_name: userName }).first<{ id: number } | undefined>('id');
+    if (!user) throw new SystemUserNotFoundError(userName);
+    const purgesUnattributed = await trx('download_queue_items').where({ purged_by_system_user_id: user.id }).update({ purged_by_system_user_id: null });
+    await trx('system_users').where({ id: user.id }).delete();
+    return { purgesUnattributed };
+  });
 }

@@ -48,7 +48,7 @@ export function registerArchiveExportCommand(archive: Command, io: CliIo): void 
         writeLine(
           io.stdout,
           `Exported ${result.tasks.length} form task(s) of service owner ${owner.orgNumber} to ${options.out}: ` +
-            `${result.written} written, ${result.kept} already there and verified.`,
+            `${result.written} written, ${result.kept} already there and verified; the folder's manifest lists ${result.inFolder}.`,
         );
       });
     });

@@ -18,6 +18,7 @@ import { registerServiceCommands } from './service';
 import { registerSystemUserCommands } from './system-user';
 import { registerSystemUserDelegationCommands } from './system-user-delegation';
 import { registerTokenCommand } from './token';
+import { VERSION } from '../version';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIo): Command {
       "Altinn's service-owner DownloadQueue, end-user REST messages and broker file transfer on your own Postgres.\n" +
         'Configuration comes from the environment (DATABASE_URL, DATA_DIR, PORT, CLAMD_URL, ...).',
     )
+    .version(VERSION, '-V, --version', 'print the version')
     // Set before the subcommands are added: they inherit both.
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })

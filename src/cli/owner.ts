@@ -1,10 +1,11 @@
-/** `owner add`: register a service owner (an agency) by organisation number. */
+/** `owner add | list`: service owners (the agencies) by organisation number. */
 import type { Command } from 'commander';
 import type { App } from '../app';
-import { addServiceOwner, findServiceOwnerByOrg, type ServiceOwner } from '../archive/add-service-owner';
+import { addServiceOwner, findServiceOwnerByOrg, listServiceOwners, type ServiceOwner } from '../archive/add-service-owner';
 import { ArchiveError } from '../archive/errors';
 import { orgNumberArgument } from './arguments';
 import { writeLine, type CliIo } from './io';
+import { writeList } from './table';
 import { withApp } from './with-app';
 
 export function registerOwnerCommands(program: Command, io: CliIo): void {
@@ -18,6 +19,26 @@ export function registerOwnerCommands(program: Command, io: CliIo): void {
       await withApp(io, async (app) => {
         await addServiceOwner(app.db, { orgNumber: options.org, name: options.name });
         writeLine(io.stdout, `Added service owner ${options.org} (${options.name.trim()}).`);
+      });
+    });
+  owner
+    .command('list')
+    .description('list service owners with their number of services and system users')
+    .option('--json', 'one JSON object per line', false)
+    .action(async (options: { json: boolean }) => {
+      await withApp(io, async (app) => {
+        writeList(io.stdout, await listServiceOwners(app.db), {
+          json: options.json,
+          columns: [
+            { header: 'ORG', value: (o) => o.orgNumber },
+            { header: 'SERVICES', value: (o) => String(o.services) },
+            { header: 'SYSTEM USERS', value: (o) => String(o.systemUsers) },
+            { header: 'CREATED', value: (o) => o.createdAt.toISOString() },
+            { header: 'NAME', value: (o) => o.name },
+          ],
+          toJson: (o) => ({ orgNumber: o.orgNumber, name: o.name, services: o.services, systemUsers: o.systemUsers, createdAt: o.createdAt }),
+          empty: 'No service owners (add one with: altinn-gateway owner add --org <orgnr> --name ...).',
+        });
       });
     });
 }

@@ -1,5 +1,5 @@
 /**
- * `service add`, `service download-queue` and `service encryption`.
+ * `service add | list`, `service download-queue` and `service encryption`.
  *
  * The DownloadQueue is off unless `--download-queue` is given, as the flag implies (and as in
  * Altinn, where a service owner turns it on per service). Tasks archived while it is off are never
@@ -13,13 +13,14 @@
  */
 import { Argument, type Command } from 'commander';
 import type { App } from '../app';
-import { addService, setServiceDownloadQueue, setServiceEncryption } from '../archive/add-service';
-import type { ServiceOwner } from '../archive/add-service-owner';
+import { addService, listServices, setServiceDownloadQueue, setServiceEncryption } from '../archive/add-service';
+import { listServiceOwners, type ServiceOwner } from '../archive/add-service-owner';
 import { listCertificates } from '../archive/certificates';
 import { setServiceDefinition } from '../messages/service-definitions';
 import { orgNumberArgument, sensitiveFieldsArgument, serviceCodeArgument, serviceEditionArgument } from './arguments';
 import { writeLine, type CliIo } from './io';
 import { requireServiceOwner } from './owner';
+import { writeList } from './table';
 import { definitionFromOptions, registerServiceDefinitionCommands, type DefinitionOptions } from './service-definition';
 import { withApp } from './with-app';
 
@@ -78,6 +79,41 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
             `Note: its archived form tasks will not be listed by GetDownloadQueueItems. To change that: altinn-gateway service download-queue on --owner ${owner.orgNumber} --code ${options.code} --edition ${options.edition}`,
           );
         }
+      });
+    });
+
+  service
+    .command('list')
+    .description("list services: every owner's, or one owner's")
+    .option('--owner <orgnr>', 'only this service owner', orgNumberArgument)
+    .option('--json', 'one JSON object per line', false)
+    .action(async (options: { owner?: string; json: boolean }) => {
+      await withApp(io, async (app) => {
+        const owners = options.owner ? [await requireServiceOwner(app, options.owner)] : await listServiceOwners(app.db);
+        const services = [];
+        for (const owner of owners) for (const found of await listServices(app.db, owner.serviceOwnerId)) services.push({ owner: owner.orgNumber, ...found });
+        const onOff = (on: boolean) => (on ? 'on' : 'off');
+        writeList(io.stdout, services, {
+          json: options.json,
+          columns: [
+            { header: 'OWNER', value: (s) => s.owner },
+            { header: 'CODE', value: (s) => s.serviceCode },
+            { header: 'EDITION', value: (s) => String(s.serviceEditionCode) },
+            { header: 'QUEUE', value: (s) => onOff(s.downloadQueue) },
+            { header: 'ENCRYPTED', value: (s) => onOff(s.encrypted) },
+            { header: 'NAME', value: (s) => s.name ?? '' },
+          ],
+          toJson: (s) => ({
+            owner: s.owner,
+            serviceCode: s.serviceCode,
+            serviceEditionCode: s.serviceEditionCode,
+            name: s.name,
+            downloadQueue: s.downloadQueue,
+            encrypted: s.encrypted,
+            sensitiveFields: s.sensitiveFields,
+          }),
+          empty: 'No services (add one with: altinn-gateway service add --owner <orgnr> --code C --edition N).',
+        });
       });
     });
 

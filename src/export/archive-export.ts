@@ -9,7 +9,12 @@
  *                                                      the attachment file relative to the XML
  *   DIR/AR123/attachments/<AttachmentId>-<FileName>[.encrypted]
  *   DIR/AR123/manifest.json                            the task's files and sums, written last
- *   DIR/manifest.json, DIR/SHA256SUMS                  every exported task (`sha256sum -c SHA256SUMS`)
+ *   DIR/manifest.json, DIR/SHA256SUMS                  every task the folder holds (`sha256sum -c SHA256SUMS`)
+ *
+ * A folder collects: the index files list every complete task folder in DIR, those of earlier runs
+ * (another filter, or since purged from the queue) as well as this run's, so exporting into the
+ * same folder again never drops a task from them. A folder holds one service owner's tasks. The
+ * index files are written whole to a temporary name and renamed into place.
  *
  * Resumable: a task is written under `AR123.partial` and renamed into place once complete, so
  * `AR123/` exists only complete. Run again, a task already there is kept after its files are
@@ -72,13 +77,17 @@ export interface TaskManifest {
 }
 
 export interface ExportResult {
+  /** This run's tasks. */
   tasks: TaskManifest[];
   written: number;
   kept: number;
+  /** Tasks listed in the folder's index: this run's and those of earlier runs. */
+  inFolder: number;
 }
 
 export async function exportArchive(ctx: ArchiveContext, options: ExportOptions): Promise<ExportResult> {
   const outDir = path.resolve(options.outDir);
+  await requireSameOwner(outDir, options.serviceOwner);
   await fs.promises.mkdir(outDir, { recursive: true });
   const total = await countQueuedTasks(ctx, options);
   const progress: ExportProgress = { done: 0, total, kept: 0, bytesWritten: 0 };
@@ -99,8 +108,8 @@ export async function exportArchive(ctx: ArchiveContext, options: ExportOptions)
     progress.done += 1;
     options.onProgress?.(progress);
   }
-  await writeIndex(outDir, options, tasks);
-  return { tasks, written: tasks.length - progress.kept, kept: progress.kept };
+  const inFolder = await writeIndex(outDir, options, tasks);
+  return { tasks, written: tasks.length - progress.kept, kept: progress.kept, inFolder };
 }
 
 // ---- one task ----
@@ -189,17 +198,57 @@ async function verifiedTaskManifest(outDir: string, archiveReference: string): P
 
 // ---- the whole export ----
 
-async function writeIndex(outDir: string, options: ExportOptions, tasks: TaskManifest[]): Promise<void> {
+const INDEX = 'manifest.json';
+
+/** Refuses a folder that already holds another service owner's export, before anything is written. */
+async function requireSameOwner(outDir: string, serviceOwner: string): Promise<void> {
+  let existing: { serviceOwner?: unknown };
+  try {
+    existing = JSON.parse(await fs.promises.readFile(path.join(outDir, INDEX), 'utf8'));
+  } catch {
+    return; // a new folder, or one without a readable index: it is rebuilt from the task folders
+  }
+  if (existing.serviceOwner !== undefined && existing.serviceOwner !== serviceOwner) {
+    throw new Error(`${outDir} holds an export of service owner ${String(existing.serviceOwner)}; export service owner ${serviceOwner} into another folder`);
+  }
+}
+
+/** The index files, listing this run's tasks and every complete task folder from earlier runs; how many. */
+async function writeIndex(outDir: string, options: ExportOptions, tasks: TaskManifest[]): Promise<number> {
+  const all = new Map((await earlierTasks(outDir)).map((task) => [task.archiveReference, task]));
+  for (const task of tasks) all.set(task.archiveReference, task);
+  const listed = [...all.values()].sort(
+    (a, b) => a.archivedAt.localeCompare(b.archivedAt) || Number(a.archiveReference.slice(2)) - Number(b.archiveReference.slice(2)),
+  );
   const index = {
     format: 'altinn-gateway archive export, version 1',
     serviceOwner: options.serviceOwner,
+    /** Of the latest run, as is the filter; `tasks` holds every run's. */
     exportedAt: new Date().toISOString(),
     filter: { serviceCode: options.serviceCode ?? null, since: options.since?.toISOString() ?? null },
-    tasks,
+    tasks: listed,
   };
-  await writeDurably(path.join(outDir, 'manifest.json'), Buffer.from(`${JSON.stringify(index, null, 2)}\n`));
-  const sums = tasks.flatMap((task) => task.files.map((file) => `${file.sha256}  ${file.path}\n`)).join('');
+  await writeDurably(path.join(outDir, INDEX), Buffer.from(`${JSON.stringify(index, null, 2)}\n`));
+  const sums = listed.flatMap((task) => task.files.map((file) => `${file.sha256}  ${file.path}\n`)).join('');
   await writeDurably(path.join(outDir, 'SHA256SUMS'), Buffer.from(sums));
+  await fsyncDirectory(outDir);
+  return listed.length;
+}
+
+/** The manifests of the complete task folders (`AR123/`, renamed into place only once complete). */
+async function earlierTasks(outDir: string): Promise<TaskManifest[]> {
+  const entries = await fs.promises.readdir(outDir, { withFileTypes: true });
+  const manifests: TaskManifest[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !/^AR[0-9]+$/.test(entry.name)) continue;
+    try {
+      const manifest = JSON.parse(await fs.promises.readFile(path.join(outDir, entry.name, TASK_MANIFEST), 'utf8')) as TaskManifest;
+      if (manifest.archiveReference === entry.name && Array.isArray(manifest.files)) manifests.push(manifest);
+    } catch {
+      // Not one of ours, or damaged: a run that exports this task again writes it anew.
+    }
+  }
+  return manifests;
 }
 
 async function writeDurably(file: string, bytes: Buffer): Promise<void> {

@@ -13,7 +13,8 @@
  * archive points at the same blob; for an encrypted service the archive reads them through `open()`
  * and writes ciphertext, and the plain blobs are deleted after COMMIT.
  */
-import type { NewAttachment, NewFormTask } from '../archive/archive-form-tasks';
+import type { Knex } from 'knex';
+import type { ArchivedTaskResult, NewAttachment, NewFormTask } from '../archive/archive-form-tasks';
 import { archiveFormTasks } from '../archive/archive-form-tasks';
 import { parseArchiveReference } from '../archive/archive-reference';
 import { ArchiveError } from '../archive/errors';
@@ -29,9 +30,9 @@ export interface ArchiveMessageInput {
   reportee: Reportee;
   /** The signer. */
   actor: Actor;
-  /** Main form first. */
-  forms: { type: FormType; dataFormatId: string; dataFormatVersion: number; formData: string }[];
-  attachments: { fileName: string; attachmentType: string; mimeType: string; language: string | null; blob: Omit<StoredBlob, 'md5'> }[];
+  /** Main form first. `formId`/`attachmentId`: the draft's id, which the REST API keeps answering under once archived. */
+  forms: { type: FormType; dataFormatId: string; dataFormatVersion: number; formData: string; formId?: number }[];
+  attachments: { fileName: string; attachmentType: string; mimeType: string; language: string | null; blob: Omit<StoredBlob, 'md5'>; attachmentId?: number }[];
   /** An existing message and the version its content was read at; absent: the message is created archived. */
   existing?: { messageId: number; version: number };
   /** Blobs this request staged: removed again if archiving fails before COMMIT. */
@@ -83,6 +84,7 @@ export async function archiveMessage(ctx: MessageContext, input: ArchiveMessageI
           await trx('messages').where({ id: existing.messageId }).update({ form_task_id: formTaskId });
           await trx('message_forms').where({ message_id: existing.messageId }).delete();
           await trx('message_attachments').where({ message_id: existing.messageId }).delete();
+          await keepDraftIds(trx, input, results[0]!);
         } else {
           const [row] = await trx('messages')
             .insert({
@@ -114,6 +116,18 @@ export async function archiveMessage(ctx: MessageContext, input: ArchiveMessageI
       throw new MessageError('invalid', 'ArchivingRefused', `The message could not be archived: ${error.message}`);
     }
     throw error;
+  }
+}
+
+/** The archive rows remember the draft ids they replace (see migrations/008_stable_keys.ts). */
+async function keepDraftIds(trx: Knex.Transaction, input: ArchiveMessageInput, archived: ArchivedTaskResult): Promise<void> {
+  for (const [index, form] of input.forms.entries()) {
+    if (form.formId !== undefined) await trx('forms').where({ id: archived.formReferences[index] }).update({ message_form_id: form.formId });
+  }
+  for (const [index, attachment] of input.attachments.entries()) {
+    if (attachment.attachmentId !== undefined) {
+      await trx('attachments').where({ id: archived.attachmentIds[index] }).update({ message_attachment_id: attachment.attachmentId });
+    }
   }
 }
 

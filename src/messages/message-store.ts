@@ -218,11 +218,12 @@ export async function loadForms(db: Db, message: MessageRecord, withData = false
     const rows = await db('forms')
       .where({ form_task_id: message.formTaskId })
       .orderBy('position')
-      .select<{ id: number; data_format_id: string; data_format_version: number; parent_form_id: number | null; form_data?: string }[]>(
-        ['id', 'data_format_id', 'data_format_version', 'parent_form_id', ...(withData ? ['form_data'] : [])],
+      .select<{ id: number; message_form_id: number | null; data_format_id: string; data_format_version: number; parent_form_id: number | null; form_data?: string }[]>(
+        ['id', 'message_form_id', 'data_format_id', 'data_format_version', 'parent_form_id', ...(withData ? ['form_data'] : [])],
       );
     return rows.map((row) => ({
-      formId: row.id,
+      // The draft's id when it had one, so URLs handed out before signing keep answering.
+      formId: row.message_form_id ?? row.id,
       type: row.parent_form_id === null ? 'MainForm' : 'SubForm',
       dataFormatId: row.data_format_id,
       dataFormatVersion: row.data_format_version,
@@ -257,6 +258,7 @@ export async function loadAttachments(db: Db, message: MessageRecord): Promise<D
       .select<
         {
           id: number;
+          message_attachment_id: number | null;
           file_name: string;
           attachment_type: string;
           attachment_type_name: string | null;
@@ -266,9 +268,9 @@ export async function loadAttachments(db: Db, message: MessageRecord): Promise<D
           blob_key: string;
           is_encrypted: boolean;
         }[]
-      >('id', 'file_name', 'attachment_type', 'attachment_type_name', 'attachment_type_name_language', 'size_bytes', 'sha256', 'blob_key', 'is_encrypted');
+      >('id', 'message_attachment_id', 'file_name', 'attachment_type', 'attachment_type_name', 'attachment_type_name_language', 'size_bytes', 'sha256', 'blob_key', 'is_encrypted');
     return rows.map((row) => ({
-      attachmentId: row.id,
+      attachmentId: row.message_attachment_id ?? row.id,
       fileName: row.file_name,
       attachmentType: row.attachment_type_name ?? row.attachment_type,
       mimeType: mimeTypeFromArchive(row.attachment_type),

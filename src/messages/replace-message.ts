@@ -60,9 +60,10 @@ export async function replaceMessage(
   const staging = new Staging(ctx.blobs);
   try {
     const added = await staging.stageAll(prepared);
-    const kept: StagedAttachment[] = input.attachments
+    const kept: (StagedAttachment & { attachmentId: number })[] = input.attachments
       ? []
       : current.map((a) => ({
+          attachmentId: a.attachmentId,
           fileName: a.fileName,
           attachmentType: a.attachmentType,
           mimeType: a.mimeType,

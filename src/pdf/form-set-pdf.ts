@@ -1,12 +1,15 @@
 /**
  * The PDF of an archived form set, as GetFormSetPdfBasic returns it.
  *
- * Deliberately plain: a header (archive reference, service, reportee, time), the signatures, then
- * every form's fields as "path: value" rows. pdfkit's built-in Helvetica needs no font files; it is
- * WinAnsi-encoded, which covers Norwegian (æøå ÆØÅ) but not all of Unicode, so every string goes
- * through toWinAnsi before it is drawn.
+ * Deliberately plain: a header (archive reference, service, reportee, time), the signatures, the
+ * attachments, then every form's fields as "path: value" rows. The text is set in DejaVu Sans,
+ * embedded (pdfkit subsets it) from assets/fonts/: pdfkit's built-in Helvetica is WinAnsi-only and
+ * cannot show Sami letters (Ŋ Č Đ Ŧ).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import PDFDocument from 'pdfkit';
+import type { SecurityLevel } from '../archive/types';
 import { parseXml, childElements, textContent, type XmlElement } from '../xml/parser';
 
 export interface FormSetPdfForm {
@@ -25,15 +28,30 @@ export interface FormSetPdfInput {
   serviceName?: string | null;
   reportee: string;
   archivedAt: Date;
-  /** 1033 English, 1044 Norwegian Bokmål, 2068 Nynorsk; anything else → Bokmål. */
+  /** One of PDF_LANGUAGE_IDS; any other is refused (UnsupportedPdfLanguage). */
   languageId: number;
+  /** securityLevel: an Altinn level name (`verySensitive`), printed as its number and text. */
   approvers: { approverId: string; approvedAt: Date; securityLevel: string }[];
+  attachments?: { fileName: string; attachmentType: string; attachmentTypeName?: string | null; sizeBytes: number }[];
   forms: FormSetPdfForm[];
+}
+
+/** The form-set PDF has no texts in this language. */
+export class UnsupportedPdfLanguage extends Error {
+  constructor(readonly languageId: number) {
+    super(
+      `languageId ${languageId} is not supported; use one of ${Object.entries(LANGUAGES)
+        .map(([id, labels]) => `${id} (${labels.name})`)
+        .join(', ')}`,
+    );
+    this.name = 'UnsupportedPdfLanguage';
+  }
 }
 
 // ---- language ----
 
 interface Labels {
+  name: string; // the language, for the refusal of an unknown languageId
   locale: string; // for Intl date formatting
   lang: string; // the PDF's /Lang
   title: string;
@@ -53,11 +71,17 @@ interface Labels {
   parentForm: string;
   noFields: string;
   unreadable: string;
+  attachments: string;
+  noAttachments: string;
+  bytes: string;
   page: string;
   of: string;
+  /** Altinn's security levels (ApproverSecurityLevel), each as "number (meaning)". */
+  securityLevels: Record<SecurityLevel, string>;
 }
 
 const EN: Labels = {
+  name: 'English',
   locale: 'en-GB',
   lang: 'en',
   title: 'Archived form set',
@@ -77,11 +101,22 @@ const EN: Labels = {
   parentForm: 'Parent form',
   noFields: 'No fields',
   unreadable: 'The form data could not be read as XML; its raw text follows.',
+  attachments: 'Attachments',
+  noAttachments: 'No attachments',
+  bytes: 'bytes',
   page: 'Page',
   of: 'of',
+  securityLevels: {
+    selfIdentifiedUser: '0 (self-identified user)',
+    notSensitive: '1 (not sensitive)',
+    lessSensitive: '2 (less sensitive)',
+    sensitive: '3 (sensitive)',
+    verySensitive: '4 (very sensitive)',
+  },
 };
 
 const NB: Labels = {
+  name: 'Norwegian Bokmål',
   locale: 'nb-NO',
   lang: 'nb',
   title: 'Arkivert skjemasett',
@@ -101,12 +136,23 @@ const NB: Labels = {
   parentForm: 'Hovedskjema',
   noFields: 'Ingen felt',
   unreadable: 'Skjemadataene kunne ikke leses som XML; råteksten følger.',
+  attachments: 'Vedlegg',
+  noAttachments: 'Ingen vedlegg',
+  bytes: 'byte',
   page: 'Side',
   of: 'av',
+  securityLevels: {
+    selfIdentifiedUser: '0 (selvidentifisert bruker)',
+    notSensitive: '1 (ikke sensitivt)',
+    lessSensitive: '2 (mindre sensitivt)',
+    sensitive: '3 (sensitivt)',
+    verySensitive: '4 (svært sensitivt)',
+  },
 };
 
 const NN: Labels = {
   ...NB,
+  name: 'Norwegian Nynorsk',
   locale: 'nn-NO',
   lang: 'nn',
   serviceCode: 'Tenestekode',
@@ -118,12 +164,69 @@ const NN: Labels = {
   securityLevel: 'Tryggingsnivå',
   parentForm: 'Hovudskjema',
   unreadable: 'Skjemadataa kunne ikkje lesast som XML; råteksten følgjer.',
+  securityLevels: {
+    selfIdentifiedUser: '0 (sjølvidentifisert brukar)',
+    notSensitive: '1 (ikkje sensitivt)',
+    lessSensitive: '2 (mindre sensitivt)',
+    sensitive: '3 (sensitivt)',
+    verySensitive: '4 (svært sensitivt)',
+  },
 };
 
+/** Northern Sami (davvisámegiella). */
+const SE: Labels = {
+  name: 'Northern Sami',
+  locale: 'se-NO',
+  lang: 'se',
+  title: 'Arkiverejuvvon skovit',
+  archiveReference: 'Arkiivareferánsa',
+  serviceCode: 'Bálvaluskoda',
+  serviceEdition: 'Bálvalusveršuvdna',
+  serviceName: 'Bálvalus',
+  reportee: 'Raporteaddji',
+  archived: 'Arkiverejuvvon',
+  signatures: 'Vuolláičállosat',
+  noSignatures: 'Eai vuolláičállosat',
+  signed: 'Vuolláičállojuvvon',
+  securityLevel: 'Sihkkarvuođadássi',
+  form: 'Skovvi',
+  subForm: 'Vuolitskovvi',
+  reference: 'Referánsa',
+  parentForm: 'Váldoskovvi',
+  noFields: 'Eai gieddit',
+  unreadable: 'Skovi dieđuid ii sáhttán lohkat XML:an; álgoteaksta čuovvu.',
+  attachments: 'Mielddusat',
+  noAttachments: 'Eai mielddusat',
+  bytes: 'byte',
+  page: 'Siidu',
+  of: '/',
+  securityLevels: {
+    selfIdentifiedUser: '0 (iešidentifiserejuvvon geavaheaddji)',
+    notSensitive: '1 (ii hearki)',
+    lessSensitive: '2 (unnit hearki)',
+    sensitive: '3 (hearki)',
+    verySensitive: '4 (hui hearki)',
+  },
+};
+
+/** By Altinn language id (LCID). */
+const LANGUAGES: Record<number, Labels> = { 1033: EN, 1044: NB, 2068: NN, 1083: SE };
+
+export const PDF_LANGUAGE_IDS: readonly number[] = Object.keys(LANGUAGES).map(Number);
+
+/** Throws UnsupportedPdfLanguage unless there are texts for this language: checked before any work is done. */
+export function requirePdfLanguage(languageId: number): void {
+  labelsFor(languageId);
+}
+
 function labelsFor(languageId: number): Labels {
-  if (languageId === 1033) return EN;
-  if (languageId === 2068) return NN;
-  return NB; // 1044 and anything unknown
+  const labels = LANGUAGES[languageId];
+  if (!labels) throw new UnsupportedPdfLanguage(languageId);
+  return labels;
+}
+
+function securityLevelText(level: string, labels: Labels): string {
+  return (labels.securityLevels as Record<string, string>)[level] ?? level;
 }
 
 /** Local Norwegian time with its zone name ("5. mars 2024 kl. 14:07:09 CET"): what a reader expects. */
@@ -134,19 +237,17 @@ function formatTime(date: Date, labels: Labels): string {
 
 // ---- text safety ----
 
-/** The WinAnsi characters outside Latin-1 (pdfkit maps these itself). */
-const WIN_ANSI_EXTRA = new Set('€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ');
-
 /**
- * Map text into what Helvetica can show. pdfkit writes any other character as a broken glyph
- * code that garbles the rest of the line, so: compose accents (NFC, so a decomposed "å" stays
- * "å"), turn odd spaces into spaces, and replace what is left with "?".
+ * Text as it is drawn: accents composed (NFC, so a decomposed "å" is one glyph), odd spaces as
+ * spaces, control and format characters dropped (they have no glyph and would only confuse the
+ * layout). A letter the font lacks shows as its empty box; it never garbles the rest of the line.
  */
-function toWinAnsi(text: string): string {
+function printable(text: string): string {
   return text
     .normalize('NFC')
     .replace(/\r\n?/g, '\n')
-    .replace(/[^\n\x20-\x7e\xa0-\xff]/gu, (c) => (WIN_ANSI_EXTRA.has(c) ? c : /\s/u.test(c) ? ' ' : '?'));
+    .replace(/[^\S\n]/gu, ' ')
+    .replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Cn}]/gu, (c) => (c === '\n' ? c : ''));
 }
 
 // ---- form data ----
@@ -199,9 +300,19 @@ function orderForms(forms: FormSetPdfForm[]): { form: FormSetPdfForm; depth: num
 
 // ---- drawing ----
 
-const REGULAR = 'Helvetica';
-const BOLD = 'Helvetica-Bold';
-const MONO = 'Courier';
+const REGULAR = 'DejaVuSans';
+const BOLD = 'DejaVuSans-Bold';
+const OBLIQUE = 'DejaVuSans-Oblique';
+const MONO = 'DejaVuSansMono';
+/** assets/fonts/ of the package, from src/pdf/ or dist/src/pdf/. */
+const FONT_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../assets/fonts' : '../../assets/fonts');
+let fontFiles: Map<string, Buffer> | undefined;
+
+/** The font files, read once (2.4 MB) and shared by every document. */
+function registerFonts(doc: Doc): void {
+  fontFiles ??= new Map([REGULAR, BOLD, OBLIQUE, MONO].map((name) => [name, readFileSync(path.join(FONT_DIR, `${name}.ttf`))]));
+  for (const [name, bytes] of fontFiles) doc.registerFont(name, bytes);
+}
 const INK = '#1a1a1a';
 const MUTED = '#5a5a5a';
 const RULE = '#b0b0b0';
@@ -218,24 +329,24 @@ function rule(doc: Doc): void {
 function heading(doc: Doc, text: string, size: number): void {
   // Keep a heading with at least a couple of lines of what follows it.
   if (doc.y + size * 4 > doc.page.height - doc.page.margins.bottom) doc.addPage();
-  doc.moveDown(0.6).font(BOLD).fontSize(size).fillColor(INK).text(toWinAnsi(text), MARGIN);
+  doc.moveDown(0.6).font(BOLD).fontSize(size).fillColor(INK).text(printable(text), MARGIN);
   rule(doc);
 }
 
 /** A "label: value" row; long values wrap, and pdfkit starts a new page when the row needs one. */
 function row(doc: Doc, label: string, value: string): void {
-  const text = toWinAnsi(value);
+  const text = printable(value);
   doc.font(BOLD).fontSize(9).fillColor(MUTED);
-  doc.text(`${toWinAnsi(label)}: `, MARGIN, doc.y, { continued: text !== '', paragraphGap: 2 });
+  doc.text(`${printable(label)}: `, MARGIN, doc.y, { continued: text !== '', paragraphGap: 2 });
   if (text !== '') doc.font(REGULAR).fillColor(INK).text(text);
 }
 
 function note(doc: Doc, text: string): void {
-  doc.font('Helvetica-Oblique').fontSize(9).fillColor(MUTED).text(toWinAnsi(text), MARGIN);
+  doc.font(OBLIQUE).fontSize(9).fillColor(MUTED).text(printable(text), MARGIN);
 }
 
 function drawHeader(doc: Doc, input: FormSetPdfInput, labels: Labels): void {
-  doc.font(BOLD).fontSize(18).fillColor(INK).text(toWinAnsi(labels.title), MARGIN, MARGIN);
+  doc.font(BOLD).fontSize(18).fillColor(INK).text(printable(labels.title), MARGIN, MARGIN);
   rule(doc);
   doc.moveDown(0.3);
   row(doc, labels.archiveReference, input.archiveReference);
@@ -248,7 +359,15 @@ function drawHeader(doc: Doc, input: FormSetPdfInput, labels: Labels): void {
   heading(doc, labels.signatures, 13);
   if (input.approvers.length === 0) note(doc, labels.noSignatures);
   for (const a of input.approvers) {
-    row(doc, a.approverId, `${labels.signed} ${formatTime(a.approvedAt, labels)}, ${labels.securityLevel.toLowerCase()} ${a.securityLevel}`);
+    row(doc, a.approverId, `${labels.signed} ${formatTime(a.approvedAt, labels)}, ${labels.securityLevel.toLowerCase()} ${securityLevelText(a.securityLevel, labels)}`);
+  }
+
+  heading(doc, labels.attachments, 13);
+  const attachments = input.attachments ?? [];
+  if (attachments.length === 0) note(doc, labels.noAttachments);
+  for (const a of attachments) {
+    const type = a.attachmentTypeName ? `${a.attachmentTypeName}, ${a.attachmentType}` : a.attachmentType;
+    row(doc, a.fileName, `${type}, ${new Intl.NumberFormat(labels.locale).format(a.sizeBytes)} ${labels.bytes}`);
   }
 }
 
@@ -265,7 +384,7 @@ function drawForm(doc: Doc, form: FormSetPdfForm, depth: number, labels: Labels)
   } catch {
     // Stored forms were validated on the way in; if one still does not parse, show it as text.
     note(doc, labels.unreadable);
-    doc.moveDown(0.3).font(MONO).fontSize(8).fillColor(INK).text(toWinAnsi(form.formData.replace(/\t/g, '  ')), MARGIN);
+    doc.moveDown(0.3).font(MONO).fontSize(8).fillColor(INK).text(printable(form.formData.replace(/\t/g, '  ')), MARGIN);
     return;
   }
   const fields = root ? fieldsOf(root) : [];
@@ -284,7 +403,7 @@ function drawFooters(doc: Doc, input: FormSetPdfInput, labels: Labels): void {
     const y = doc.page.height - MARGIN + 15;
     const width = doc.page.width - 2 * MARGIN;
     doc.font(REGULAR).fontSize(8).fillColor(MUTED);
-    doc.text(toWinAnsi(input.archiveReference), MARGIN, y, { width, lineBreak: false });
+    doc.text(printable(input.archiveReference), MARGIN, y, { width, lineBreak: false });
     doc.text(`${labels.page} ${i - start + 1} ${labels.of} ${count}`, MARGIN, y, { width, align: 'right', lineBreak: false });
     doc.page.margins.bottom = bottom;
   }
@@ -297,12 +416,14 @@ function drawFooters(doc: Doc, input: FormSetPdfInput, labels: Labels): void {
 export function renderFormSetPdf(input: FormSetPdfInput): NodeJS.ReadableStream {
   const labels = labelsFor(input.languageId);
   const doc = new PDFDocument({
+    font: null as unknown as string, // no built-in Helvetica: the embedded fonts only
     size: 'A4',
     margin: MARGIN,
     bufferPages: true, // footers need the final page count
     lang: labels.lang,
     info: { Title: `${labels.title} ${input.archiveReference}`, Creator: 'altinn-gateway' },
   });
+  registerFonts(doc);
   drawHeader(doc, input, labels);
   for (const { form, depth } of orderForms(input.forms)) drawForm(doc, form, depth, labels);
   drawFooters(doc, input, labels);

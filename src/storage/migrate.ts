@@ -23,3 +23,9 @@ export async function migrateLatest(db: Knex): Promise<string[]> {
 export async function migrateRollbackAll(db: Knex): Promise<void> {
   await db.migrate.rollback({ migrationSource: new StaticMigrationSource() }, true);
 }
+
+/** Names of the migrations not applied yet (empty when the schema is current). */
+export async function pendingMigrations(db: Knex): Promise<string[]> {
+  const [, pending] = (await db.migrate.list({ migrationSource: new StaticMigrationSource() })) as [unknown[], Migration[]];
+  return pending.map((migration) => migration.name);
+}

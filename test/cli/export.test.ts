@@ -96,7 +96,7 @@ describe('archive export', () => {
   it('writes each queued task as response XML with still encrypted attachment files and sums that sha256sum -c accepts', async () => {
     const run = await cli.run(['archive', 'export', '--owner', ORG, '--out', exportDir], { stderrIsTTY: true });
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe(`Exported 3 form task(s) of service owner ${ORG} to ${exportDir}: 3 written, 0 already there and verified.\n`);
+    expect(run.stdout).toBe(`Exported 3 form task(s) of service owner ${ORG} to ${exportDir}: 3 written, 0 already there and verified; the folder's manifest lists 3.\n`);
     // The progress bar, rewritten in place on the terminal and cleared at the end.
     expect(run.stderr).toContain('\r\x1b[2KExporting [##########....................] 1/3 form tasks');
     expect(run.stderr).toContain('3/3 form tasks');
@@ -153,7 +153,7 @@ describe('archive export', () => {
 
   it('resumes: keeps verified tasks, writes again what is missing or damaged, ignores a half-written task', async () => {
     const again = await cli.run(['archive', 'export', '--owner', ORG, '--out', exportDir]);
-    expect(again.stdout).toContain('0 written, 3 already there and verified.');
+    expect(again.stdout).toContain('0 written, 3 already there and verified;');
     expect(again.stderr).toBe(''); // no progress bar when stderr is not a terminal
 
     const manifest = JSON.parse(await readFile(path.join(exportDir, 'manifest.json'), 'utf8'));
@@ -162,7 +162,7 @@ describe('archive export', () => {
     await mkdir(path.join(exportDir, `${references[1]}.partial`)); // left by an interrupted run
 
     const resumed = await cli.run(['archive', 'export', '--owner', ORG, '--out', exportDir]);
-    expect(resumed.stdout).toContain('2 written, 1 already there and verified.');
+    expect(resumed.stdout).toContain('2 written, 1 already there and verified;');
     expect(execFileSync('sha256sum', ['-c', '--quiet', 'SHA256SUMS'], { cwd: exportDir }).toString()).toBe('');
     expect((await readdir(exportDir)).filter((name) => name.endsWith('.partial'))).toEqual([]);
   });
@@ -174,6 +174,32 @@ describe('archive export', () => {
     expect(since.stdout).toContain('Exported 2 form task(s)');
     const badSince = await cli.run(['archive', 'export', '--owner', ORG, '--out', path.join(cli.workDir, 'x'), '--since', 'i går']);
     expect(badSince.code).toBe(2);
+  });
+
+  it('into a folder that holds earlier runs: the manifest and SHA256SUMS list every task there, not only the latest run', async () => {
+    const folder = path.join(cli.workDir, 'samlet');
+    const clear = await cli.run(['archive', 'export', '--owner', ORG, '--out', folder, '--service', CLEAR_SERVICE]);
+    expect(clear.stdout).toContain("Exported 1 form task(s) of service owner");
+    const encrypted = await cli.run(['archive', 'export', '--owner', ORG, '--out', folder, '--service', ENCRYPTED_SERVICE]);
+    expect(encrypted.stdout).toContain("Exported 2 form task(s) of service owner");
+    expect(encrypted.stdout).toContain("the folder's manifest lists 3.");
+
+    const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8'));
+    expect(manifest.tasks.map((t: { archiveReference: string }) => t.archiveReference)).toEqual(references.slice(0, 3));
+    expect(manifest.filter).toEqual({ serviceCode: ENCRYPTED_SERVICE, since: null }); // the latest run's
+    const sums = await readFile(path.join(folder, 'SHA256SUMS'), 'utf8');
+    for (const reference of references.slice(0, 3)) expect(sums).toContain(`  ${reference}/GetArchivedFormTaskBasicDQResponse.xml\n`);
+    expect(execFileSync('sha256sum', ['-c', '--quiet', 'SHA256SUMS'], { cwd: folder }).toString()).toBe('');
+    expect((await readdir(folder)).filter((name) => name.endsWith('.partial'))).toEqual([]);
+
+    // A folder holding another owner's export is refused before anything is written.
+    const other = path.join(cli.workDir, 'annen-eier');
+    await mkdir(other);
+    await writeFile(path.join(other, 'manifest.json'), JSON.stringify({ serviceOwner: '999999999', tasks: [] }));
+    const refused = await cli.run(['archive', 'export', '--owner', ORG, '--out', other]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(`error: ${other} holds an export of service owner 999999999; export service owner ${ORG} into another folder\n`);
+    expect(await readdir(other)).toEqual(['manifest.json']);
   });
 });
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderFormSetPdf, renderFormSetPdfToBuffer, type FormSetPdfInput } from '../../src/pdf/form-set-pdf';
+import { PDF_LANGUAGE_IDS, renderFormSetPdf, renderFormSetPdfToBuffer, UnsupportedPdfLanguage, type FormSetPdfInput } from '../../src/pdf/form-set-pdf';
 
 let dir: string;
 beforeAll(() => {
@@ -42,7 +42,11 @@ function input(overrides: Partial<FormSetPdfInput> = {}): FormSetPdfInput {
     reportee: '910000001',
     archivedAt: new Date('2024-03-05T13:07:09Z'),
     languageId: 1044,
-    approvers: [{ approverId: '01017012345', approvedAt: new Date('2024-03-05T13:05:00Z'), securityLevel: '4' }],
+    approvers: [{ approverId: '01017012345', approvedAt: new Date('2024-03-05T13:05:00Z'), securityLevel: 'verySensitive' }],
+    attachments: [
+      { fileName: 'kvittering.pdf', attachmentType: 'application_pdf', attachmentTypeName: 'Kvittering', sizeBytes: 123456 },
+      { fileName: 'data.bin', attachmentType: 'application_octet-stream', sizeBytes: 7 },
+    ],
     forms: [
       // Sub form listed first on purpose: it must still be printed after its parent.
       { dataFormatId: '5678', dataFormatVersion: 11, reference: 'sub-1', parentReference: 'main-1', formData: '<Vedlegg><Tekst>Underskjemaets felt</Tekst></Vedlegg>' },
@@ -80,7 +84,10 @@ describe('renderFormSetPdf', () => {
       'Avgiver: 910000001',
       'Arkivert: 5. mars 2024 kl. 14:07:09 CET',
       'Signaturer',
-      '01017012345: Signert 5. mars 2024 kl. 14:05:00 CET, sikkerhetsnivå 4',
+      '01017012345: Signert 5. mars 2024 kl. 14:05:00 CET, sikkerhetsnivå 4 (svært sensitivt)',
+      'Vedlegg',
+      'kvittering.pdf: Kvittering, application_pdf, 123 456 byte',
+      'data.bin: application_octet-stream, 7 byte',
       'Skjema: 1234 (10)',
       'Referanse: main-1',
       'Skjema / Innsender / Navn: Ærlige Øystein Ås',
@@ -99,10 +106,10 @@ describe('renderFormSetPdf', () => {
   });
 
   it.each([
-    [1033, ['Archive reference: AR987654321', 'Reportee: 910000001', 'Archived: 5 March 2024 at 14:07:09 CET', 'Signatures', 'Form: 1234 (10)', 'Sub form: 5678 (11)', 'No fields']],
-    [1044, ['Arkivreferanse: AR987654321', 'Avgiver: 910000001', 'Arkivert:', 'Signaturer', 'Skjema: 1234 (10)', 'Ingen felt']],
-    [2068, ['Arkivreferanse: AR987654321', 'Avgjevar: 910000001', 'Arkivert:', 'Signaturar', 'Skjema: 1234 (10)', 'tryggingsnivå 4', 'Ingen felt']],
-    [9999, ['Avgiver: 910000001', 'Signaturer']], // unknown language → Bokmål
+    [1033, ['Archive reference: AR987654321', 'Reportee: 910000001', 'Archived: 5 March 2024 at 14:07:09 CET', 'Signatures', 'security level 4 (very sensitive)', 'Attachments', 'kvittering.pdf: Kvittering, application_pdf, 123,456 bytes', 'Form: 1234 (10)', 'Sub form: 5678 (11)', 'No fields']],
+    [1044, ['Arkivreferanse: AR987654321', 'Avgiver: 910000001', 'Arkivert:', 'Signaturer', 'sikkerhetsnivå 4 (svært sensitivt)', 'Vedlegg', 'Skjema: 1234 (10)', 'Ingen felt']],
+    [2068, ['Arkivreferanse: AR987654321', 'Avgjevar: 910000001', 'Arkivert:', 'Signaturar', 'Skjema: 1234 (10)', 'tryggingsnivå 4 (svært sensitivt)', 'Ingen felt']],
+    [1083, ['Arkiverejuvvon skovit', 'Arkiivareferánsa: AR987654321', 'Raporteaddji: 910000001', 'Vuolláičállosat', 'sihkkarvuođadássi 4 (hui hearki)', 'Mielddusat', 'Skovvi: 1234 (10)', 'Vuolitskovvi: 5678 (11)', 'Eai gieddit', 'Siidu 1 / 1']],
   ])('uses the headings of language %i', async (languageId, expected) => {
     const forms = [
       { dataFormatId: '1234', dataFormatVersion: 10, reference: 'main-1', parentReference: null, formData: '<Skjema/>' },
@@ -110,6 +117,34 @@ describe('renderFormSetPdf', () => {
     ];
     const text = flat(textOf(await renderFormSetPdfToBuffer(input({ languageId, forms }))));
     for (const e of expected) expect(text).toContain(e);
+  });
+
+  it('refuses a language it has no texts for instead of falling back to Bokmål', () => {
+    expect(PDF_LANGUAGE_IDS).toEqual([1033, 1044, 1083, 2068]);
+    expect(() => renderFormSetPdf(input({ languageId: 9999 }))).toThrow(UnsupportedPdfLanguage);
+    expect(() => renderFormSetPdf(input({ languageId: 9999 }))).toThrow('languageId 9999 is not supported; use one of 1033 (English), 1044 (Norwegian Bokmål), 1083 (Northern Sami), 2068 (Norwegian Nynorsk)');
+  });
+
+  it('prints Sami letters as written (an embedded Unicode font, not WinAnsi Helvetica)', async () => {
+    const sami = 'ŊČĐŦŠŽ ŋčđŧšž Áá Ŋuorra Čáhcesuolu Đ';
+    const pdf = await renderFormSetPdfToBuffer(
+      input({
+        languageId: 1083,
+        serviceName: 'Ohcan – Sámediggi',
+        attachments: [{ fileName: 'Čállosat ŊŦ.pdf', attachmentType: 'application_pdf', sizeBytes: 10 }],
+        forms: [{ dataFormatId: '1', dataFormatVersion: 1, reference: 'se', parentReference: null, formData: `<Skovvi><Namma>${sami}</Namma></Skovvi>` }],
+      }),
+    );
+    const text = flat(textOf(pdf));
+    expect(text).toContain(`Skovvi / Namma: ${sami}`);
+    expect(text).toContain('Bálvalus: Ohcan – Sámediggi');
+    expect(text).toContain('Čállosat ŊŦ.pdf: application_pdf, 10 byte');
+    expect(text).not.toContain('?');
+    // The fonts are embedded (subset), so the reader needs none of its own.
+    const fonts = execFileSync('pdffonts', [join(dir, `doc-${n - 1}.pdf`)], { encoding: 'utf8' });
+    expect(fonts).toMatch(/DejaVuSans\s/);
+    expect(fonts).not.toMatch(/Helvetica/);
+    for (const line of fonts.split('\n').slice(2).filter(Boolean)) expect(line).toMatch(/\s+yes\s+yes\s+yes\s+/); // emb sub uni
   });
 
   it('flows a form with 500 fields onto several pages', async () => {
@@ -146,12 +181,12 @@ describe('renderFormSetPdf', () => {
     expect(text).toContain('Ingen felt');
   });
 
-  it('replaces characters Helvetica cannot show without garbling the rest of the line', async () => {
-    const xml = '<Skjema><Navn>Ωmega 😀 Åsen\u202Fslutt “sitat” – €5</Navn><Etter>ærlig</Etter></Skjema>';
+  it('keeps Greek and punctuation, drops control characters, and never garbles the rest of the line', async () => {
+    const xml = '<Skjema><Navn>Ωmega Åsen\u202Fslutt\u200B “sitat” – €5</Navn><Etter>ærlig</Etter></Skjema>';
     const text = flat(
       textOf(await renderFormSetPdfToBuffer(input({ forms: [{ dataFormatId: '1', dataFormatVersion: 1, reference: 'u', parentReference: null, formData: xml }] }))),
     );
-    expect(text).toContain('Skjema / Navn: ?mega ? Åsen slutt “sitat” – €5');
+    expect(text).toContain('Skjema / Navn: Ωmega Åsen slutt “sitat” – €5');
     expect(text).toContain('Skjema / Etter: ærlig');
   });
 

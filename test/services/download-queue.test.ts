@@ -2,6 +2,10 @@
  * DownloadQueueExternalBasic over real HTTP against a real database: every operation, each fault
  * path, the 500-item cap and ordering, owner isolation, purge visibility, form data presentation.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { archiveFormTasks } from '../../src/archive/archive-form-tasks';
 import { childElements, textContent } from '../../src/xml/parser';
 import { bytesAttachment, newTask } from '../helpers/archive-fixtures';
@@ -315,6 +319,36 @@ describe('GetFormSetPdfBasic', () => {
     const missing = await dq('GetFormSetPdfBasic', { systemName: owner.userName, systemPassword: owner.password, languageId: 1044 });
     expect(missing.status).toBe(500);
     expect(faultString(missing)).toBe('The request element GetFormSetPdfBasic is missing required member archiveReference');
+  });
+
+  it('prints Sami (1083) with its letters and the attachments, and refuses a language it has no texts for', async () => {
+    const owner = await createSoapOwner(server.app);
+    const [task] = await archiveFormTasks(server.app, owner.serviceOwnerId, [
+      newTask(owner, {
+        forms: [{ dataFormatId: '5703', dataFormatVersion: 34114, formData: '<Skovvi><Namma>Ŋuvvos Čáhppes Đ Ŧ</Namma></Skovvi>' }],
+        attachments: [bytesAttachment('Mielddus Ŋ.pdf', Buffer.from('%PDF-1.4 x'), 'application_pdf')],
+      }),
+    ]);
+    const args = { systemName: owner.userName, systemPassword: owner.password, archiveReference: task!.archiveReference, languageId: 1083 };
+    const result = await dq('GetFormSetPdfBasic', args);
+    expect(result.status).toBe(200);
+    const dir = await mkdtemp(path.join(tmpdir(), 'agw-pdf-'));
+    try {
+      await writeFile(path.join(dir, 'form-set.pdf'), binaryOf(result, child(result.bodyElement, 'GetFormSetPdfBasicResult'))!);
+      const text = execFileSync('pdftotext', ['-enc', 'UTF-8', path.join(dir, 'form-set.pdf'), '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ');
+      expect(text).toContain('Skovvi / Namma: Ŋuvvos Čáhppes Đ Ŧ');
+      expect(text).toContain('Mielddusat');
+      expect(text).toContain('Mielddus Ŋ.pdf: application_pdf, 10 byte');
+      expect(text).toContain('sihkkarvuođadássi 3 (hearki)');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    expectAltinnFault(
+      await dq('GetFormSetPdfBasic', { ...args, languageId: 9999 }),
+      0,
+      /^languageId 9999 is not supported; use one of 1033 \(English\), 1044 \(Norwegian Bokmål\), 1083 \(Northern Sami\), 2068 \(Norwegian Nynorsk\)$/,
+    );
   });
 });
 

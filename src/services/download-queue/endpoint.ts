@@ -8,7 +8,7 @@ import { getFormTask } from '../../archive/get-form-task';
 import { listQueue } from '../../archive/list-queue';
 import { purgeItem } from '../../archive/purge-item';
 import type { ArchivedFormTask, QueueItem } from '../../archive/types';
-import { renderFormSetPdf } from '../../pdf/form-set-pdf';
+import { renderFormSetPdf, requirePdfLanguage, UnsupportedPdfLanguage } from '../../pdf/form-set-pdf';
 import { altinnFault, SoapFault } from '../../soap/fault';
 import type { SoapEndpointDefinition, SoapOperation } from '../../soap/endpoint';
 import type { BinaryPart } from '../../soap/schema';
@@ -63,6 +63,13 @@ export function downloadQueueEndpoint(app: App, wsdlDir: string): SoapEndpointDe
       operation('GetFormSetPdfBasic', async (input) => {
         const user = await authenticate(app.authenticator, input.systemName, input.systemPassword);
         const archiveReference = requireString(input, 'archiveReference');
+        try {
+          requirePdfLanguage(input.languageId as number);
+        } catch (error) {
+          // The contract names no ErrorID for this; 0 is what the other request errors answer.
+          if (error instanceof UnsupportedPdfLanguage) throw altinnFault(ERROR_ID.generic, error.message);
+          throw error;
+        }
         const task = await getFormTask(app, { serviceOwnerId: user.serviceOwnerId, archiveReference });
         if (task.encryptedSymmetricKey) {
           // Never a PDF of ciphertext: only the service owner's key can read this content.

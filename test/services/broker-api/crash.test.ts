@@ -8,7 +8,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BROKER_SCOPES, issueLocalOrganisationToken } from '../../../src/auth/organisation-tokens';
@@ -18,6 +17,7 @@ import { CapturedOutput } from '../../helpers/cli-runner';
 import { main } from '../../../src/cli/main';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database';
 import { startTestClamd, type TestClamd } from '../../helpers/clamd';
+import { freePort } from '../../helpers/processes';
 import { ORGS, party } from '../../helpers/broker';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -33,17 +33,6 @@ let senderToken: string;
 let recipientToken: string;
 /** What the gateway processes logged (shown when a test fails). */
 let gatewayLog = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address() as net.AddressInfo;
-      server.close(() => resolve(address.port));
-    });
-    server.on('error', reject);
-  });
-}
 
 async function cli(args: string[]): Promise<void> {
   const stdout = new CapturedOutput();

@@ -3,12 +3,12 @@
  * server with the demo seeded: the outbox POST, the sender's receipt, the inbox list, the download
  * and the confirmation, by the demo person acting for the demo sender and recipient.
  */
-import { spawn } from 'node:child_process';
 import { issueLocalToken } from '../../../src/auth/end-user-tokens';
 import { formatDemoInstructions } from '../../../src/demo/instructions';
 import { DEMO, seedDemo, type DemoInfo } from '../../../src/demo/seed';
 import { buildServer } from '../../../src/server';
 import { createTestApp, type TestApp } from '../../helpers/database';
+import { runProcess, type ProcessRun } from '../../helpers/processes';
 
 let app: TestApp;
 let demo: DemoInfo;
@@ -27,17 +27,9 @@ beforeAll(async () => {
 });
 afterAll(() => close?.());
 
-function bash(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // Asynchronous: the server answering these calls runs in this process.
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function bash(script: string): Promise<ProcessRun> {
+  // Asynchronous: the server answering these calls runs in this process.
+  return runProcess('bash', ['-euo', 'pipefail', '-c', script]);
 }
 
 it('the printed Altinn 2 REST commands send, list, download and confirm a file', async () => {
