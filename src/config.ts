@@ -15,9 +15,22 @@ export interface Limits {
   maxXmlTextLength: number;
 }
 
+export interface RequestTimeouts {
+  /** The request line and headers arrive within this. */
+  headersMs: number;
+  /** A request body arrives whole within this, from the request's start (streamed uploads excepted). */
+  bodyMs: number;
+  /** A streamed upload is cut when less than 1 KiB of it arrives within this. */
+  streamedBodyStallMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveMs: number;
+}
+
 export interface Config {
   port: number;
   host: string;
+  /** Bounds on slow or stalled clients (src/request-timeouts.ts). */
+  timeouts: RequestTimeouts;
   /** Unset → embedded PGlite under `${dataDir}/pgdata`. */
   databaseUrl: string | undefined;
   /** How long start-up keeps retrying a PostgreSQL server that does not answer (yet) before giving up. */
@@ -235,6 +248,12 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
   return {
     port: intFromEnv(env, 'PORT', 8080, 0, 65535),
     host: hostFromEnv(env),
+    timeouts: {
+      headersMs: intFromEnv(env, 'HTTP_HEADERS_TIMEOUT_MS', 30_000, 100),
+      bodyMs: intFromEnv(env, 'HTTP_BODY_TIMEOUT_MS', 60_000, 100),
+      streamedBodyStallMs: intFromEnv(env, 'HTTP_UPLOAD_STALL_TIMEOUT_MS', 60_000, 100),
+      keepAliveMs: intFromEnv(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 100),
+    },
     databaseUrl: databaseUrlFromEnv(env),
     databaseConnectRetryMs: intFromEnv(env, 'DATABASE_CONNECT_RETRY_SECONDS', 30) * 1000,
     dataDir,

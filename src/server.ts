@@ -11,6 +11,7 @@ import { openApp, type App } from './app';
 import type { Config } from './config';
 import { createMetrics, registerDatabaseGauges } from './observability/metrics';
 import { recordRestRequests } from './observability/http-metrics';
+import { registerBodyTimeouts, serverTimeoutOptions } from './request-timeouts';
 import { registerLandingPage } from './services/landing-page';
 import { pendingMigrations } from './storage/migrate';
 import { VERSION } from './version';
@@ -49,8 +50,10 @@ export function buildServer(app: App, options: ServerOptions = {}): FastifyInsta
     return503OnClosing: true,
     // A hop count as fastify applies it (its types take only the function form).
     trustProxy: typeof app.config.trustProxy === 'number' ? hopsOf(app.config.trustProxy) : app.config.trustProxy,
+    ...serverTimeoutOptions(app.config.timeouts),
   });
   registerPublicBaseUrl(server, app.config.publicUrl);
+  registerBodyTimeouts(server, app.config.timeouts);
   server.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

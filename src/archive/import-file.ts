@@ -34,6 +34,7 @@ import path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import type { NewAttachment, NewForm, NewFormTask } from './archive-form-tasks';
 import { normalizeThumbprint } from '../crypto/certificate';
+import { decodeStrictBase64 } from '../encoding/base64';
 import { ArchiveError, ArchiveValidationError } from './errors';
 import schema from './import-file.schema.json';
 import type { Approver, EncryptedSymmetricKey, ReporteeType, SecurityLevel, ShipmentMetadataEntry } from './types';
@@ -222,15 +223,12 @@ function shipmentMetadata(value: Record<string, string | null>): ShipmentMetadat
   return Object.entries(value).map(([key, entryValue]) => ({ key, value: entryValue }));
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 function encryptedSymmetricKey(value: { certificateThumbprint: string; encryptedKey: string }, field: string, problems: string[]): EncryptedSymmetricKey {
   const thumbprint = normalizeThumbprint(value.certificateThumbprint);
   if (!thumbprint) problems.push(`${field}.certificateThumbprint: must be a certificate thumbprint (40 hexadecimal characters)`);
-  // Strict base64: Buffer.from would silently skip what is not base64.
-  const compact = value.encryptedKey.replace(/\s+/g, '');
-  if (!compact || !BASE64.test(compact)) problems.push(`${field}.encryptedKey: must be base64 text`);
-  return { certificateThumbprint: thumbprint ?? '', encryptedKey: Buffer.from(compact, 'base64') };
+  const encryptedKey = decodeStrictBase64(value.encryptedKey);
+  if (!encryptedKey || encryptedKey.length === 0) problems.push(`${field}.encryptedKey: must be base64 text`);
+  return { certificateThumbprint: thumbprint ?? '', encryptedKey: encryptedKey ?? Buffer.alloc(0) };
 }
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;

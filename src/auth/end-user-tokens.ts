@@ -73,7 +73,8 @@ export function createTokenVerifier(jwt: MessagesConfig['jwt'], dataDir: string)
 /**
  * Checks a JWT's signature (the configured issuer's JWKS, or else the local issuer key), `iss`,
  * `aud` when configured, and its times; resolves to its claims, or rejects with TokenError.
- * Shared by end-user and organisation tokens; `requiredClaims` names claims that must be present.
+ * Every token must carry `exp`: one without it would be valid forever. Shared by end-user and
+ * organisation tokens; `requiredClaims` names further claims that must be present.
  */
 export function createJwtVerifier(
   jwt: MessagesConfig['jwt'],
@@ -100,7 +101,7 @@ export function createJwtVerifier(
     audience: jwt.audience,
     algorithms: jwt.jwksUrl ? ASYMMETRIC_ALGORITHMS : [LOCAL_ALGORITHM],
     clockTolerance: 30,
-    requiredClaims,
+    requiredClaims: ['exp', ...(requiredClaims ?? [])],
   };
 
   return async (token) => {
@@ -230,6 +231,8 @@ export function refuseWhenExternalIssuer(jwt: MessagesConfig['jwt']): void {
 /** Signs `claims` with the local issuer key, adding `iss`, `iat`, `jti`, `exp` (now + ttlSeconds) and `aud` when configured. */
 export async function signWithLocalIssuerKey(jwt: MessagesConfig['jwt'], dataDir: string, claims: JWTPayload, ttlSeconds: number): Promise<string> {
   refuseWhenExternalIssuer(jwt);
+  // Every token the gateway signs expires (a token without `exp` is refused anyway).
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds === 0) throw new TokenError('the lifetime must be a whole, non-zero number of seconds');
   const { privateJwk } = await loadOrCreateIssuerKey(dataDir);
   const key = await importJWK(privateJwk, LOCAL_ALGORITHM);
   const token = new SignJWT(claims)

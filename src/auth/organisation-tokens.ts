@@ -7,8 +7,7 @@
  * The organisation is the consumer; its scopes are its roles (write = sender, read = recipient,
  * serviceowner = resources). Issuer, audience and keys are those of the end-user tokens
  * (JWT_ISSUER, JWT_JWKS_URL, JWT_AUDIENCE, or the local issuer key in DATA_DIR), so one identity
- * provider serves both. Unlike end-user tokens, an organisation token must carry `exp`: a
- * machine credential that never expires is refused.
+ * provider serves both. Like every token, it must carry `exp` (createJwtVerifier).
  *
  * Verification says who the caller is; whether it holds the scope a route needs is the route's
  * decision (a token without it is a 403, not a 401), so a missing `scope` claim is an empty set.
@@ -47,7 +46,7 @@ export interface OrganisationTokenVerifier {
 }
 
 export function createOrganisationTokenVerifier(jwt: MessagesConfig['jwt'], dataDir: string): OrganisationTokenVerifier {
-  const verifyJwt = createJwtVerifier(jwt, dataDir, { requiredClaims: ['exp'] });
+  const verifyJwt = createJwtVerifier(jwt, dataDir);
   return {
     async verify(token: string): Promise<Organisation> {
       return organisationOf(await verifyJwt(token));
@@ -100,7 +99,6 @@ export async function issueLocalOrganisationToken(jwt: MessagesConfig['jwt'], da
   if (problem) throw new TokenError(problem);
   const badScope = request.scopes.find((scope) => !SCOPE_TOKEN.test(scope));
   if (badScope !== undefined) throw new TokenError(`'${badScope}' is not a scope (printable ASCII without spaces, quotes or backslashes)`);
-  if (!Number.isInteger(request.ttlSeconds) || request.ttlSeconds === 0) throw new TokenError('the lifetime must be a whole, non-zero number of seconds');
   const claims = {
     consumer: { authority: CONSUMER_AUTHORITY, ID: toPartyId(request.orgNumber) },
     scope: [...new Set(request.scopes)].join(' '),

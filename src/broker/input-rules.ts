@@ -48,7 +48,10 @@ function lengthMessage(property: string, max: number): string {
 
 const required = (property: string) => `The ${property} field is required.`;
 
-/** A required string of 1..max characters (no control characters in a file name). */
+/** PostgreSQL stores no U+0000 in text: refused in every text rather than failing the INSERT. */
+const NUL_MESSAGE = (property: string) => `The field ${property} must not contain the character U+0000.`;
+
+/** A required string of 1..max characters, without U+0000 (and no control characters at all in a file name). */
 export function checkText(errors: ValidationErrors, property: string, value: unknown, max: number, options: { required?: boolean } = {}): string | undefined {
   if (value === undefined || value === null || value === '') {
     if (options.required ?? true) errors.add(property, required(property));
@@ -60,6 +63,7 @@ export function checkText(errors: ValidationErrors, property: string, value: unk
     return undefined;
   }
   if (value.length > max) errors.add(property, lengthMessage(property, max));
+  if (value.includes('\u0000')) errors.add(property, NUL_MESSAGE(property));
   return value;
 }
 
@@ -136,6 +140,10 @@ export function checkPropertyList(errors: ValidationErrors, value: unknown, prop
     }
     if (entry.length > LIMITS.propertyValueMaxLength) {
       errors.add(property, `PropertyList Value can not be longer than ${LIMITS.propertyValueMaxLength}. Length:${entry.length}, Value:${entry}`);
+      return undefined;
+    }
+    if (key.includes('\u0000') || entry.includes('\u0000')) {
+      errors.add(property, NUL_MESSAGE(property));
       return undefined;
     }
   }

@@ -6,6 +6,7 @@
  * blobs stay, since a row may point at them.
  */
 import { Readable } from 'node:stream';
+import { decodeStrictBase64 } from '../encoding/base64';
 import type { BlobStore, StoredBlob } from '../storage/blob-store';
 import { invalidField, MessageError } from './errors';
 import { checkAttachment, checkForm, tooLarge, type AcceptedAttachment, type AttachmentLimits, type ServiceDefinition } from './service-definitions';
@@ -46,12 +47,10 @@ export function checkMessageForms(definition: ServiceDefinition | undefined, for
   return [...mainForms, ...forms.filter((form) => form.type !== 'MainForm')];
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 export function decodeBase64(data: string, field: string): Buffer {
-  const compact = data.replace(/[\r\n\t ]+/g, '');
-  if (!BASE64.test(compact)) throw invalidField(field, 'is not valid base64', 'InvalidBase64');
-  return Buffer.from(compact, 'base64');
+  const bytes = decodeStrictBase64(data);
+  if (!bytes) throw invalidField(field, 'is not valid base64', 'InvalidBase64');
+  return bytes;
 }
 
 export interface PreparedAttachment {

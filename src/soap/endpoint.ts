@@ -17,6 +17,7 @@ import type { XmlElement } from '../xml/parser';
 import { decodeHeaders, decodeRequest, openEnvelope } from './envelope';
 import { clientFault, renderFaultBody, SoapFault } from './fault';
 import { ALTINN, XSI } from './namespaces';
+import { streamBodyFromHere } from '../request-timeouts';
 import { openSoapRequest, type OpenedSoapRequest, type SoapVersion } from './request-reader';
 import { mtomResponse, plainResponse, soapEnvelope, type SoapHttpResponse } from './response-writer';
 import { escapeAttribute } from '../xml/writer';
@@ -120,6 +121,11 @@ export function registerSoapEndpoint(app: FastifyInstance, endpoint: SoapEndpoin
       let opened: OpenedSoapRequest | undefined;
       let streamed = false;
       try {
+        // Where no operation streams, the request limit bounds the whole body: refuse a larger one before reading it.
+        const declared = Number(request.headers['content-length']);
+        if (streaming.size === 0 && declared > options.limits.maxRequestBytes) {
+          throw clientFault(`The request is larger than ${options.limits.maxRequestBytes} bytes (Content-Length ${declared})`);
+        }
         opened = await openSoapRequest((request.body as AsyncIterable<Buffer> | undefined) ?? emptyBody(), {
           contentType: request.headers['content-type'],
           soapAction: headerValue(request.headers.soapaction),
@@ -129,6 +135,8 @@ export function registerSoapEndpoint(app: FastifyInstance, endpoint: SoapEndpoin
         const operation = dispatch(endpoint, byAction, opened.action || addressingAction || '', bodyElement);
         operationName = operation.name;
         streamed = streaming.has(operation);
+        // Its binary part may be large and slow: bounded by progress from here, not by total time.
+        if (streamed) streamBodyFromHere(request);
         // Only an operation that streams a binary member reads its MTOM part later; the rest need every part now.
         if (!streamed) await opened.attachments.inlineAll(opened.envelope);
         const decodeOptions = { attachments: opened.attachments };

@@ -10,6 +10,7 @@
  * the XML and to parts held in memory, never to a streamed part (its consumer bounds it). Every
  * other operation has the remaining parts read into memory, within the limit, and each
  * `xop:Include` replaced by the base64 of its part (`inlineAll`): what `readSoapRequest` does.
+ * Those replacements count against the limit too (each Include is a copy of its part).
  */
 import { Readable } from 'node:stream';
 import * as contentType from 'content-type';
@@ -126,7 +127,7 @@ function asFault(error: unknown): unknown {
 }
 
 const NO_ATTACHMENTS: RequestAttachments = {
-  inlineAll: async (element) => resolveXopIncludes(element, () => undefined),
+  inlineAll: async (element) => resolveXopIncludes(element, () => undefined, 0),
   open: (href) => failingStream(missingPart(href)),
   discardRest: async () => true,
 };
@@ -218,7 +219,7 @@ class MtomAttachments implements RequestAttachments {
     } catch (error) {
       throw asFault(error);
     }
-    resolveXopIncludes(element, (id) => this.held.get(id));
+    resolveXopIncludes(element, (id) => this.held.get(id), this.maxBytes);
   }
 
   open(href: string): Readable {
@@ -306,17 +307,30 @@ export function xopIncludeHref(element: XmlElement): string | undefined {
   return element.attributes.find((a) => a.local === 'href' && a.ns === '')?.value ?? '';
 }
 
-/** Replace each `<xop:Include href="cid:…"/>` with the base64 text of the part it names (XOP §3). */
-function resolveXopIncludes(element: XmlElement, partById: (id: string) => Buffer | undefined): void {
-  element.children = element.children.map((child) => {
-    if (typeof child === 'string') return child;
-    const href = xopIncludeHref(child);
-    if (href !== undefined) {
-      const part = partById(contentIdOfHref(href));
-      if (!part) throw missingPart(href);
-      return part.toString('base64');
-    }
-    resolveXopIncludes(child, partById);
-    return child;
-  });
+/**
+ * Replace each `<xop:Include href="cid:…"/>` with the base64 text of the part it names (XOP §3).
+ * Each Include makes its own copy, so what they resolve to is counted against the request limit
+ * (`maxBytes`, in decoded bytes): many Includes of one part would otherwise grow memory far beyond
+ * the bytes received, before the caller is even authenticated.
+ */
+function resolveXopIncludes(element: XmlElement, partById: (id: string) => Buffer | undefined, maxBytes: number): void {
+  let resolvedBytes = 0;
+  const resolve = (parent: XmlElement): void => {
+    parent.children = parent.children.map((child) => {
+      if (typeof child === 'string') return child;
+      const href = xopIncludeHref(child);
+      if (href !== undefined) {
+        const part = partById(contentIdOfHref(href));
+        if (!part) throw missingPart(href);
+        resolvedBytes += part.length;
+        if (resolvedBytes > maxBytes) {
+          throw clientFault(`The xop:Include elements of the request resolve to more than ${maxBytes} bytes (the request limit)`);
+        }
+        return part.toString('base64');
+      }
+      resolve(child);
+      return child;
+    });
+  };
+  resolve(element);
 }

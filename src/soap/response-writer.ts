@@ -47,10 +47,14 @@ export function mtomResponse(envelopeXml: string, parts: OutboundPart[], soapVer
       `Content-Transfer-Encoding: 8bit\r\n\r\n`,
   );
   const rootXml = Buffer.from(envelopeXml, 'utf8');
-  // No Content-Transfer-Encoding on binary parts: zeep strips leading/trailing CR/LF from parts
-  // marked `binary`, which would corrupt files that end in a line break (CONTRACT.md).
+  // Binary parts say so: without a Content-Transfer-Encoding a part is 7bit, and readers such as
+  // Perl's SOAP::Lite then rewrite its CRLF to LF. Written `Binary`: the value is case-insensitive
+  // (RFC 2045 §6.1), but zeep strips leading/trailing CR/LF from parts marked exactly `binary`,
+  // which would corrupt files that end in a line break.
   const partHeads = parts.map(({ contentId, part }) =>
-    Buffer.from(`\r\n--${boundary}\r\nContent-ID: <${contentId}>\r\nContent-Type: ${part.contentType}\r\n\r\n`),
+    Buffer.from(
+      `\r\n--${boundary}\r\nContent-ID: <${contentId}>\r\nContent-Type: ${part.contentType}\r\nContent-Transfer-Encoding: Binary\r\n\r\n`,
+    ),
   );
   const closing = Buffer.from(`\r\n--${boundary}--\r\n`);
 

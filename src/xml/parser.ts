@@ -7,7 +7,6 @@
  * entity expansion (billion laughs); saxes itself knows only the five predefined entities.
  */
 import { SaxesParser } from 'saxes';
-import { StringDecoder } from 'node:string_decoder';
 
 export interface XmlAttribute {
   /** Name as written, e.g. `xsi:nil` or `xmlns:my`. */
@@ -74,7 +73,8 @@ export const XOP_NS = 'http://www.w3.org/2004/08/xop/include';
  */
 export class XmlTreeParser {
   private readonly sax = new SaxesParser({ xmlns: true, position: true });
-  private readonly decoder = new StringDecoder('utf8');
+  /** Fatal: XML 1.0 (§4.3.3) makes bytes that are not valid in the encoding a fatal error, never U+FFFD. */
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private readonly stack: XmlElement[] = [];
   private root: XmlElement | undefined;
   private bytes = 0;
@@ -138,19 +138,28 @@ export class XmlTreeParser {
     if (this.bytes > this.limits.maxBytes) {
       this.fail(new XmlRejectedError('limit', `XML document is larger than ${this.limits.maxBytes} bytes`));
     }
-    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    const text = typeof chunk === 'string' ? chunk : this.decode(chunk, true);
     this.sax.write(text);
     if (this.failure) throw this.failure;
   }
 
   end(): XmlElement {
     if (this.failure) throw this.failure;
-    const rest = this.decoder.end();
+    const rest = this.decode(new Uint8Array(0), false);
     if (rest) this.sax.write(rest);
     this.sax.close();
     if (this.failure) throw this.failure;
     if (!this.root) throw new XmlRejectedError('syntax', 'Malformed XML: no root element');
     return this.root;
+  }
+
+  /** The text of the bytes so far; a sequence split across chunks waits for the next one. */
+  private decode(chunk: Uint8Array, more: boolean): string {
+    try {
+      return this.decoder.decode(chunk, { stream: more });
+    } catch {
+      this.fail(new XmlRejectedError('syntax', `Malformed XML: the document is not valid UTF-8 (in or before byte ${this.bytes})`));
+    }
   }
 
   private addText(text: string): void {

@@ -193,7 +193,7 @@ describe('python3-zeep built from the reference WSDLs', () => {
     const otherOwner = await createSoapOwner(server.app);
 
     // Text that ends (and one that starts) with CRLF: zeep strips CR/LF at both ends of a part
-    // marked Content-Transfer-Encoding: binary, so these bytes only survive if we do not send it.
+    // marked exactly `Content-Transfer-Encoding: binary`: these bytes survive because we send `Binary`.
     const crlfText = Buffer.from('Linje 1: ære være\r\nLinje 2\r\n', 'utf8');
     const crlfBothEnds = Buffer.from('\r\n\r\nmidt\r\n\n', 'utf8');
     const mainForm = '<Skjema xmlns="urn:no:test:skjema" versjon="1"><Navn>Ærlig &amp; Øst &lt;AS&gt;</Navn><Beløp valuta="NOK">1200</Beløp></Skjema>';

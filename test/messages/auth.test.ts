@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, SignJWT, type KeyLike } from 'jose';
 import { addApiKey, ApiKeyError, findApiClientByKey, hashApiKey, listApiClients, revokeApiKey } from '../../src/auth/api-keys';
 import { createTokenVerifier, issueLocalToken, loadOrCreateIssuerKey, TokenError } from '../../src/auth/end-user-tokens';
 import { addRole, hasRole, listRoles, removeRole, RoleError } from '../../src/auth/roles';
@@ -100,6 +100,16 @@ describe('end-user tokens', () => {
     expect(await verifier.verify(token)).toEqual({ person: PERSON, authLevel: 4 });
     await expect(issueLocalToken(jwt, dataDir, { person: '0101', authLevel: 4, ttlSeconds: 60 })).rejects.toBeInstanceOf(TokenError);
     await expect(issueLocalToken(jwt, dataDir, { person: PERSON, authLevel: 5, ttlSeconds: 60 })).rejects.toBeInstanceOf(TokenError);
+    // Every token it signs expires.
+    await expect(issueLocalToken(jwt, dataDir, { person: PERSON, authLevel: 4, ttlSeconds: Number.NaN })).rejects.toThrow('the lifetime must be a whole, non-zero number of seconds');
+    expect(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())).toMatchObject({ exp: expect.any(Number) });
+  });
+
+  it('a token without exp is refused (it would never expire)', async () => {
+    const { privateJwk } = await loadOrCreateIssuerKey(dataDir);
+    const key = await importJWK(privateJwk, 'ES256');
+    const neverExpires = await new SignJWT({ pid: PERSON, acr: 'Level4' }).setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid }).setIssuer(jwt.issuer).setIssuedAt().sign(key);
+    await expect(createTokenVerifier(jwt, dataDir).verify(neverExpires)).rejects.toThrow("the token has no 'exp' claim");
   });
 
   it('a token made under another DATA_DIR key is refused', async () => {

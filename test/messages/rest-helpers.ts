@@ -133,6 +133,23 @@ export function messageBody(owner: { serviceCode: string; serviceEditionCode: nu
   };
 }
 
+/** Runs `refused` against `fixture`, expects its status and error body, and that nothing stored changed. */
+export async function expectRefusal<R extends { status: number; json: any }>(
+  fixture: RestFixture,
+  refused: () => Promise<R>,
+  status: number,
+  errorCode: string,
+  message: string | RegExp,
+): Promise<R> {
+  const before = await fixture.snapshot();
+  const response = await refused();
+  expect({ status: response.status, ErrorCode: response.json?.ErrorCode }).toEqual({ status, ErrorCode: errorCode });
+  if (typeof message === 'string') expect(response.json.ErrorMessage).toBe(message);
+  else expect(response.json.ErrorMessage).toMatch(message);
+  expect(await fixture.snapshot()).toEqual(before);
+  return response;
+}
+
 /** Every blob file is pointed at by a row (draft or archive), and every row's blob exists. */
 export async function expectNoOrphanBlobs(fixture: RestFixture): Promise<void> {
   const db = fixture.server.app.db;

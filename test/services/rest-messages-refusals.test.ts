@@ -16,6 +16,7 @@ import {
   createRestFixture,
   eventually,
   expectNoOrphanBlobs,
+  expectRefusal as expectRefusalOf,
   giveRole,
   MAIN_FORM,
   messageBody,
@@ -34,16 +35,8 @@ beforeAll(async () => {
 });
 afterAll(() => fixture?.close());
 
-/** Runs `refused`, expects its status and body, and that nothing stored changed. */
-async function expectRefusal(refused: () => Promise<{ status: number; json: any }>, status: number, errorCode: string, message: string | RegExp) {
-  const before = await fixture.snapshot();
-  const response = await refused();
-  expect({ status: response.status, ErrorCode: response.json?.ErrorCode }).toEqual({ status, ErrorCode: errorCode });
-  if (typeof message === 'string') expect(response.json.ErrorMessage).toBe(message);
-  else expect(response.json.ErrorMessage).toMatch(message);
-  expect(await fixture.snapshot()).toEqual(before);
-  return response;
-}
+const expectRefusal = <R extends { status: number; json: any }>(refused: () => Promise<R>, status: number, errorCode: string, message: string | RegExp) =>
+  expectRefusalOf(fixture, refused, status, errorCode, message);
 
 async function draft(extra: Parameters<typeof messageBody>[1] = {}): Promise<string> {
   const created = await fixture.call('POST', '/api/my/messages?complete=false', { body: messageBody(fixture.owner, extra) });
@@ -150,6 +143,9 @@ describe('who may call', () => {
     await expectRefusal(() => fixture.call('POST', '/api/my/messages', { body, token: noLevel }), 401, 'InvalidToken', /no authentication level/);
     const noPerson = await new SignJWT({ [AUTH_LEVEL_CLAIM]: 3 }).setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid }).setIssuer(jwt.issuer).setExpirationTime('1h').sign(key);
     await expectRefusal(() => fixture.call('POST', '/api/my/messages', { body, token: noPerson }), 401, 'InvalidToken', /'pid' claim is not a national identity number/);
+    // Without `exp` a token would be valid forever.
+    const neverExpires = await new SignJWT({ pid: PERSON, [AUTH_LEVEL_CLAIM]: 4 }).setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid }).setIssuer(jwt.issuer).setIssuedAt().sign(key);
+    await expectRefusal(() => fixture.call('POST', '/api/my/messages', { body, token: neverExpires }), 401, 'InvalidToken', "The bearer token is not accepted: the token has no 'exp' claim.");
   });
 
   it('acts only for the person and organisations they have a role for (403), and finds only their messages (404)', async () => {

@@ -105,6 +105,29 @@ describe('plain SOAP', () => {
     const purge = openEnvelope(request.envelope, '1.1').bodyElement;
     expect(textContent(childElements(purge)[0]!)).toBe('Blåbær 😀');
   });
+
+  test('bytes that are not UTF-8 are a Client fault (XML 1.0: a fatal error), never read as U+FFFD', async () => {
+    const [before, after] = env(SOAP11, `<o:PurgeItem xmlns:o="${SVC}"><o:archiveReference>AR#</o:archiveReference></o:PurgeItem>`).split('#');
+    const invalid = [
+      Buffer.from([0xff]), // never in UTF-8
+      Buffer.from([0xc3, 0x28]), // a lead byte without its continuation
+      Buffer.from([0xed, 0xa0, 0x80]), // an encoded surrogate
+      Buffer.from([0xc0, 0xaf]), // an overlong '/'
+    ];
+    for (const bytes of invalid) {
+      const body = Buffer.concat([Buffer.from(before!), bytes, Buffer.from(after!)]);
+      const f = await faultOf(readSoapRequest(chunked(body, 1), { contentType: 'text/xml' }, LIMITS));
+      expect(f.code).toBe('Client');
+      expect(f.message).toMatch(/^Malformed XML: the document is not valid UTF-8 \(in or before byte \d+\)$/);
+    }
+    // A multi-byte character cut off by the end of the body.
+    const truncated = Buffer.concat([Buffer.from(env(SOAP11, PURGE)), Buffer.from([0xe2, 0x82])]);
+    expect((await faultOf(read(truncated, { contentType: 'text/xml' }))).message).toMatch(/not valid UTF-8/);
+    // The same in an MTOM root part.
+    const root = Buffer.concat([Buffer.from(before!), Buffer.from([0xff]), Buffer.from(after!)]);
+    const mtom = multipart('b', [{ ...rootPart(''), body: root }]);
+    expect((await faultOf(read(mtom, { contentType: MTOM_CT('b') }))).message).toMatch(/not valid UTF-8/);
+  });
 });
 
 describe('Content-Type problems', () => {
@@ -263,6 +286,22 @@ describe('MTOM', () => {
       const body = multipart(B, [rootPart(upload('cid:file-2@client')), binaryPart('file-2@client')]);
       const element = openEnvelope((await read(body, { contentType: MTOM_CT(B) })).envelope, '1.1').bodyElement;
       expect(decodeRequest(element, descriptor).data).toEqual(bytes);
+    });
+
+    test('what the Includes resolve to counts against the request limit: many Includes of one part are refused, not copied', async () => {
+      const part = Buffer.alloc(20 * 1024, 7);
+      const includes = `<xop:Include xmlns:xop="${XOP}" href="cid:p@x"/>`;
+      const many = env(SOAP11, `<o:Upload xmlns:o="${SVC}"><o:name>f.bin</o:name>${`<o:data>${includes}</o:data>`.repeat(4)}</o:Upload>`);
+      const file: Part = { headers: { 'Content-Type': 'application/octet-stream', 'Content-ID': '<p@x>' }, body: part };
+      const f = await faultOf(read(multipart(B, [rootPart(many), file]), { contentType: MTOM_CT(B) }));
+      expect(f.code).toBe('Client');
+      expect(f.message).toBe(`The xop:Include elements of the request resolve to more than ${LIMITS.maxRequestBytes} bytes (the request limit)`);
+
+      // One Include of a part near the limit is still fine.
+      const nearLimit: Part = { ...file, body: Buffer.alloc(LIMITS.maxRequestBytes - 2048, 7) };
+      const one = env(SOAP11, `<o:Upload xmlns:o="${SVC}"><o:name>f.bin</o:name><o:data>${includes}</o:data></o:Upload>`);
+      const request = await read(multipart(B, [rootPart(one), nearLimit]), { contentType: MTOM_CT(B) });
+      expect(decodeRequest(openEnvelope(request.envelope, '1.1').bodyElement, descriptor).data).toEqual(nearLimit.body);
     });
 
     test('an Include naming a missing part is a Client fault', async () => {

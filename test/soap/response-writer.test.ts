@@ -1,8 +1,9 @@
 /**
  * Response bodies (src/soap/response-writer.ts): plain envelopes and MTOM multipart/related
  * messages, parsed back with an independent multipart parser. The declared Content-Length must be
- * exactly the bytes produced, binary parts carry no Content-Transfer-Encoding (zeep strips CR/LF
- * from `binary` parts), and a part that delivers fewer or more bytes than declared fails the stream.
+ * exactly the bytes produced, binary parts are marked `Content-Transfer-Encoding: Binary` (zeep
+ * strips CR/LF from parts marked exactly `binary`), and a part that delivers fewer or more bytes
+ * than declared fails the stream.
  */
 import { Readable } from 'node:stream';
 import { MultipartParser, type MultipartPart } from '@remix-run/multipart-parser';
@@ -133,13 +134,14 @@ describe('mtomResponse', () => {
     expect(Buffer.from(parts[2]!.bytes).equals(second)).toBe(true);
   });
 
-  test('binary parts carry no Content-Transfer-Encoding header (zeep would strip their CR/LF)', async () => {
+  test('binary parts are marked Content-Transfer-Encoding: Binary (not 7bit by default; not the lower-case value zeep strips CR/LF from)', async () => {
     const response = mtomResponse(ENVELOPE, outbound([part(first), part(second)]), '1.1');
     const bytes = await collect(response.body);
     const { parts } = parseMtom(response, bytes);
-    for (const binary of parts.slice(1)) expect(binary.headers['content-transfer-encoding']).toBeUndefined();
-    // Checked on the raw wire as well: the only Content-Transfer-Encoding is the root part's.
-    expect(bytes.toString('latin1').match(/Content-Transfer-Encoding/gi)).toHaveLength(1);
+    for (const binary of parts.slice(1)) expect(binary.headers['content-transfer-encoding']).toBe('Binary');
+    // Checked on the raw wire as well: exactly that spelling, once per binary part.
+    expect(bytes.toString('latin1').match(/Content-Transfer-Encoding: Binary\r\n/g)).toHaveLength(2);
+    expect(bytes.toString('latin1').match(/Content-Transfer-Encoding: binary/g)).toBeNull();
     expect(parts[0]!.headers['content-transfer-encoding']).toBe('8bit');
   });
 

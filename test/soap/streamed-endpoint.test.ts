@@ -4,7 +4,8 @@
  * (the client sends the rest only once the operation has seen the first bytes), chunked and
  * MTOM-wrapped as Metro sends it, posted to `…svc?wsdl`; SOAP headers bound to parameters; a fault
  * raised before the part was read still reaches a client that writes its whole request first; the
- * WSDL at `?wsdl`/`?singleWsdl` in any case and on an alias path.
+ * WSDL at `?wsdl`/`?singleWsdl` in any case and on an alias path. With the request timeouts on, the
+ * envelope must arrive within the body timeout, the streamed part only has to keep coming.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import fastify, { type FastifyInstance } from 'fastify';
 import { createMetrics } from '../../src/observability/metrics';
+import { registerBodyTimeouts, serverTimeoutOptions } from '../../src/request-timeouts';
 import { registerSoapEndpoint, type SoapEndpointDefinition } from '../../src/soap/endpoint';
 import { altinnFault } from '../../src/soap/fault';
 import { BROKER } from '../../src/soap/namespaces';
@@ -188,4 +190,59 @@ test.each(['wsdl', 'WSDL', 'Wsdl', 'singleWsdl', 'SINGLEWSDL', 'singlewsdl'])('G
     expect(response.headers.get('content-type')).toBe('text/xml; charset=utf-8');
     expect(await response.text()).toContain(`location="${baseUrl}/Svc/Streamed.svc"`);
   }
+});
+
+describe('time bounds (src/request-timeouts.ts): the envelope within the body timeout, then the part by its progress', () => {
+  const TIMEOUTS = { headersMs: 1000, bodyMs: 600, streamedBodyStallMs: 400, keepAliveMs: 5000 };
+  let timed: FastifyInstance;
+  let timedUrl: string;
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  beforeAll(async () => {
+    timed = fastify({ logger: false, ...serverTimeoutOptions(TIMEOUTS) });
+    registerBodyTimeouts(timed, TIMEOUTS);
+    registerSoapEndpoint(timed, endpoint(path.join(wsdlDir, 'Streamed.wsdl')), { limits: LIMITS, metrics: createMetrics() });
+    timedUrl = await timed.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(() => timed.close());
+
+  const rootPart = () =>
+    `--${BOUNDARY}\r\nContent-Id: <rootpart*1@example.jaxws.sun.com>\r\nContent-Type: application/xop+xml;charset=utf-8;type="text/xml"\r\n\r\n` +
+    `${envelope('allowed', `<xop:Include xmlns:xop="${XOP}" href="cid:bin-1@example.jaxws.sun.com"/>`)}` +
+    `\r\n--${BOUNDARY}\r\nContent-Type: application/octet-stream\r\nContent-ID: <bin-1@example.jaxws.sun.com>\r\n\r\n`;
+
+  test('a part that keeps coming may take longer than the body timeout', async () => {
+    const chunks = 12;
+    const reply = await postChunked(
+      `${timedUrl}/Svc/Streamed.svc`,
+      MTOM_HEADERS,
+      (async function* () {
+        yield Buffer.from(rootPart());
+        for (let i = 0; i < chunks; i++) {
+          await pause(100); // 1.2 s in all: twice the body timeout
+          yield Buffer.alloc(CHUNK, i % 251);
+        }
+        yield Buffer.from(`\r\n--${BOUNDARY}--`);
+      })(),
+    );
+    expect(reply.status).toBe(200);
+    expect(textContent(childElements(bodyElementOf(reply))[0]!)).toBe(expectedResult(chunks));
+  });
+
+  test.each([
+    ['an envelope that does not arrive within the body timeout', () => rootPart().slice(0, 100)],
+    ['a part that stalls', () => rootPart() + 'x'.repeat(4096)],
+  ])('%s is cut with 408', async (_name, sentFirst) => {
+    const started = Date.now();
+    const reply = await postChunked(
+      `${timedUrl}/Svc/Streamed.svc`,
+      MTOM_HEADERS,
+      (async function* () {
+        yield Buffer.from(sentFirst());
+        await pause(3000);
+      })(),
+    );
+    expect(reply.status).toBe(408);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
 });

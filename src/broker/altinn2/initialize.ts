@@ -10,6 +10,9 @@ import { ValidationErrors } from '../input-rules';
 import type { BrokerCaller, BrokerContext } from '../types';
 import { requireLegacyResource } from './services';
 
+/** Altinn 2 service codes are short ("4747"); the bound keeps a refusal from echoing a long one. */
+const SERVICE_CODE_MAX_LENGTH = 255;
+
 export interface LegacyInitializeRequest {
   serviceCode: string;
   serviceEditionCode: number;
@@ -46,6 +49,11 @@ export async function initializeLegacyFileTransfer(
   const sender = legacyParty(errors, 'Sender', request.sender);
   const recipients = request.recipients.map((recipient) => legacyParty(errors, 'Recipients', recipient));
   if (request.recipients.length === 0) errors.add('Recipients', 'One or more recipients are required');
+  // A service code names a resource: one that is long or holds control characters names none (and
+  // PostgreSQL refuses U+0000 in the look-up).
+  if (request.serviceCode.length > SERVICE_CODE_MAX_LENGTH || /[\x00-\x1f\x7f]/.test(request.serviceCode)) {
+    errors.add('ServiceCode', `The field ServiceCode must be at most ${SERVICE_CODE_MAX_LENGTH} characters, without control characters.`);
+  }
   errors.throwIfAny();
   const resource = await requireLegacyResource(ctx.db, request.serviceCode, request.serviceEditionCode);
   return initializeFileTransfer(ctx, caller, {

@@ -205,7 +205,7 @@ export function registerFileTransferRoutes(api: FastifyInstance, deps: BrokerApi
     scope.post<{ Params: { fileTransferId: string } }>(
       '/filetransfer/:fileTransferId/upload',
       {
-        config: { brokerScopes: WRITE, producesJson: true },
+        config: { brokerScopes: WRITE, producesJson: true, streamedBody: true },
         schema: {
           tags: [FILE_TRANSFERS_TAG],
           security: BROKER_SECURITY,
@@ -231,7 +231,7 @@ export function registerFileTransferRoutes(api: FastifyInstance, deps: BrokerApi
     scope.post(
       '/filetransfer/upload',
       {
-        config: { brokerScopes: WRITE, producesJson: true },
+        config: { brokerScopes: WRITE, producesJson: true, streamedBody: true },
         schema: {
           tags: [FILE_TRANSFERS_TAG],
           security: BROKER_SECURITY,

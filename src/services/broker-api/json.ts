@@ -19,10 +19,14 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BrokerError } from '../../broker/errors';
+import { decodeUtf8 } from '../../encoding/utf8';
 
-/** A JSON body as received, parsed by readJsonBody (so that its errors are validation problems). */
+/**
+ * A JSON body as received, parsed by readJsonBody (so that its errors are validation problems);
+ * `text` undefined when the bytes are not valid UTF-8.
+ */
 export class JsonText {
-  constructor(readonly text: string) {}
+  constructor(readonly text: string | undefined) {}
 }
 
 /** A body of a media type no parser of this door reads; JSON routes answer 415. */
@@ -44,7 +48,7 @@ const STREAMED_MEDIA_TYPES = ['application/octet-stream', 'application/offset+oc
 export function registerBrokerBodyParsers(scope: FastifyInstance): void {
   scope.removeAllContentTypeParsers();
   for (const mediaType of [JSON_MEDIA_TYPES, STRUCTURED_JSON_MEDIA_TYPE]) {
-    scope.addContentTypeParser(mediaType, { parseAs: 'string' }, (_request, body, done) => done(null, new JsonText(String(body))));
+    scope.addContentTypeParser(mediaType, { parseAs: 'buffer' }, (_request, body, done) => done(null, new JsonText(decodeUtf8(body as Buffer))));
   }
   scope.addContentTypeParser(STREAMED_MEDIA_TYPES, (_request, payload, done) => done(null, payload));
   scope.addContentTypeParser('*', (request, payload, done) => done(null, new UnsupportedBody(mediaTypeOf(request), payload)));
@@ -123,6 +127,7 @@ export function readJsonBody(request: FastifyRequest, model: JsonModel): Record<
   if (!(body instanceof JsonText)) throw unsupportedMediaType(request, 'application/json');
   const unusable = (key: string, message: string) =>
     new BrokerError('InvalidInput', `${key}: ${message}`, { errors: { [key]: [message], [model.parameter]: [`The ${model.parameter} field is required.`] } });
+  if (body.text === undefined) throw unusable('$', 'The request body is not valid UTF-8. Path: $');
   if (body.text.trim() === '') throw unusable('', 'A non-empty request body is required.');
   let parsed: unknown;
   try {

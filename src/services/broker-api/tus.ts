@@ -89,6 +89,8 @@ export function registerTusRoutes(api: FastifyInstance, deps: BrokerApiDeps): vo
     tus.setErrorHandler((error, request, reply) => sendTusError(request, reply, error));
 
     const write = { brokerScopes: [BROKER_SCOPES.write] };
+    // Chunks (and creation-with-upload) stream: bounded by their progress, not their duration.
+    const writeChunks = { ...write, streamedBody: true };
     const legacyPartialUrl = `${TUS_PATH}/:fileTransferId/:partialId`;
     const uploadUrls = [`${TUS_PATH}/:fileTransferId`, `${TUS_PATH}/:fileTransferId/partial/:partialId`, legacyPartialUrl];
     // The old partial URL works but is not advertised.
@@ -209,7 +211,7 @@ export function registerTusRoutes(api: FastifyInstance, deps: BrokerApiDeps): vo
       tus.route({
         method: 'POST',
         url,
-        config: write,
+        config: writeChunks,
         schema: schema(
           'TUS: create an upload',
           'Upload-Length (required; Upload-Defer-Length is refused), Upload-Metadata (ignored), Upload-Concat: partial or final;<urls>. ' +
@@ -221,7 +223,7 @@ export function registerTusRoutes(api: FastifyInstance, deps: BrokerApiDeps): vo
       tus.route({
         method: 'PATCH',
         url,
-        config: write,
+        config: writeChunks,
         schema: schema('TUS: write a chunk', 'Content-Type application/offset+octet-stream, Upload-Offset equal to the stored offset (else 409), optional Upload-Checksum: md5 <base64> (mismatch: 460).'),
         handler: patch,
       });

@@ -5,9 +5,8 @@
  * `BrokerServiceExternalStreamedBasic.svc`, the transition documentation's misspelling, answers too.
  *
  * The download is framed as WCF frames it (root part first, the result an xop:Include, the file an
- * application/octet-stream part) but for one header: the file's part is not marked
- * `Content-Transfer-Encoding: binary`, because zeep strips CR/LF from both ends of parts so marked
- * (a file from an Altinn 3 sender need not be a ZIP) and Metro reads the part either way.
+ * application/octet-stream part marked `Content-Transfer-Encoding: Binary`; see response-writer.ts
+ * for why not `binary`: a file from an Altinn 3 sender need not be a ZIP and may end in CR/LF).
  */
 import path from 'node:path';
 import { Readable } from 'node:stream';

@@ -49,6 +49,7 @@ const CODE: Partial<Record<BrokerErrorName, string>> = { InvalidInput: 'InvalidR
 export const ALTINN2_FIELD_NAMES: Record<string, string> = {
   Sender: '{who}',
   Recipients: 'brokerServiceDescription.Recipients',
+  ServiceCode: 'brokerServiceDescription.ServiceCode',
   SendersFileTransferReference: 'brokerServiceDescription.SendersReference',
   PropertyList: 'brokerServiceDescription.Properties',
   FileName: 'fileName',

@@ -49,7 +49,7 @@ export function registerBrokerserviceRoutes(api: FastifyInstance, ctx: BrokerCon
   api.post<{ Params: { who: string } }>(
     '/:who/brokerservice/outbox',
     {
-      config: END_USER,
+      config: { ...END_USER, streamedBody: true },
       schema: {
         tags: TAGS,
         security: SECURITY,

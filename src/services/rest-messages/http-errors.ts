@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { MessageError } from '../../messages/errors';
 import { mediaTypeFor } from './hal';
+import { NO_CONTROL_CHARACTERS } from './schemas';
 
 export class HttpError extends Error {
   constructor(
@@ -71,6 +72,7 @@ function describeValidation(error: FastifyError): string {
   }
   const field = path || context;
   if (first.keyword === 'enum') return `${field}: must be one of ${(params.allowedValues as unknown[]).join(', ')}`;
+  if (first.keyword === 'pattern' && params.pattern === NO_CONTROL_CHARACTERS) return `${field}: must not contain control characters (U+0000-U+001F, U+007F)`;
   return `${field}: ${first.message ?? 'is not valid'}`;
 }
 

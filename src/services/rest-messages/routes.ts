@@ -41,6 +41,7 @@ import {
   messageSchema,
   replaceMessageBody,
   responses,
+  streamedFileBody,
   streamedQuery,
   submitQuery,
   whoParams,
@@ -334,6 +335,7 @@ export function registerMessageRoutes(api: FastifyInstance, ctx: MessageContext,
   });
 
   api.post('/:who/messages/:messageId/attachments/streamedattachment', {
+    config: { streamedBody: true },
     schema: {
       tags: ['attachments'],
       summary: 'Add an attachment: the request body is the file (application/octet-stream), streamed to storage',
@@ -342,6 +344,7 @@ export function registerMessageRoutes(api: FastifyInstance, ctx: MessageContext,
         'a larger body is refused (400 AttachmentTooLarge) and nothing is kept; so is a body the client stops sending halfway.',
       params: messageParams,
       querystring: streamedQuery,
+      body: streamedFileBody,
       response: responses({ 201: { description: 'Added; Location holds its URL', schema: attachmentSchema, headers: locationHeader } }),
     },
   }, async (request, reply) => {

@@ -25,17 +25,27 @@ export const errorSchema = {
 } as const;
 
 const nullableString = (description: string) => ({ type: 'string', nullable: true, description }) as const;
+
+/**
+ * No control characters (U+0000-U+001F, U+007F) in codes, names and ids: none belongs there, and
+ * PostgreSQL refuses U+0000 in text. http-errors.ts words a refusal by this pattern.
+ */
+export const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001F\\u007F]*$';
+/** Text of 1 to `maxLength` characters without control characters. */
+const boundedText = (maxLength: number, description?: string) =>
+  ({ type: 'string', minLength: 1, maxLength, pattern: NO_CONTROL_CHARACTERS, ...(description && { description }) }) as const;
+const INT32_MAX = 2147483647;
 const dateTime = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
 
 // ---- path and query parameters ----
 
 const who = {
-  type: 'string',
+  ...boundedText(50),
   description: "Whom the call acts for: `my` (the authenticated person), an organisation number the person has a role for, or `r<reporteeId>`.",
 } as const;
-const messageId = { type: 'string', description: "Id of the message, e.g. `a12` (from the Location header of the POST that created it)." } as const;
-const formId = { type: 'string', description: 'Id of the form (FormId).' } as const;
-const attachmentId = { type: 'string', description: 'Id of the attachment (AttachmentId).' } as const;
+const messageId = { ...boundedText(50), description: "Id of the message, e.g. `a12` (from the Location header of the POST that created it)." } as const;
+const formId = { ...boundedText(50), description: 'Id of the form (FormId).' } as const;
+const attachmentId = { ...boundedText(50), description: 'Id of the attachment (AttachmentId).' } as const;
 
 export const whoParams = { type: 'object', properties: { who }, required: ['who'] } as const;
 export const messageParams = { type: 'object', properties: { who, messageId }, required: ['who', 'messageId'] } as const;
@@ -64,8 +74,8 @@ export const submitQuery = {
 export const listQuery = {
   type: 'object',
   properties: {
-    $top: { type: 'integer', minimum: 1, description: `Page size; at most ${MAX_PAGE_SIZE} (a larger value is cut, with header X-Warning-LimitReached).` },
-    $skip: { type: 'integer', minimum: 0, default: 0, description: 'Messages to skip (newest first).' },
+    $top: { type: 'integer', minimum: 1, maximum: INT32_MAX, description: `Page size; at most ${MAX_PAGE_SIZE} (a larger value is cut, with header X-Warning-LimitReached).` },
+    $skip: { type: 'integer', minimum: 0, maximum: INT32_MAX, default: 0, description: 'Messages to skip (newest first).' },
   },
 } as const;
 
@@ -74,8 +84,8 @@ export const languageQuery = { type: 'object', properties: { language } } as con
 export const streamedQuery = {
   type: 'object',
   properties: {
-    fileName: { type: 'string', minLength: 1, maxLength: 255, description: 'File name (URL-encoded); its extension gives the MIME type.' },
-    attachmentType: { type: 'string', minLength: 1, maxLength: 255, description: 'The attachment type (a rule of the service), e.g. "Vedlegg".' },
+    fileName: boundedText(255, 'File name (URL-encoded); its extension gives the MIME type.'),
+    attachmentType: boundedText(255, 'The attachment type (a rule of the service), e.g. "Vedlegg".'),
     language,
   },
   required: ['fileName', 'attachmentType'],
@@ -85,8 +95,8 @@ export const streamedQuery = {
 
 const formMembers = {
   Type: { type: 'string', enum: ['MainForm', 'SubForm'], description: 'MainForm (exactly one per message) or SubForm.' },
-  DataFormatId: { type: 'string', minLength: 1, maxLength: 100, description: 'Data format id of the form, e.g. "5703".' },
-  DataFormatVersion: { type: 'integer', minimum: 0, maximum: 2147483647, description: 'Data format version (a number; "34114" is accepted too).' },
+  DataFormatId: boundedText(100, 'Data format id of the form, e.g. "5703".'),
+  DataFormatVersion: { type: 'integer', minimum: 0, maximum: INT32_MAX, description: 'Data format version (a number; "34114" is accepted too).' },
   FormData: { type: 'string', description: 'The form as XML text; must be well-formed (no DTD).' },
 } as const;
 
@@ -100,8 +110,8 @@ export const formBody = {
 export const attachmentBody = {
   type: 'object',
   properties: {
-    FileName: { type: 'string', minLength: 1, maxLength: 255, description: "File name; its extension gives the MIME type checked against the service's rules." },
-    AttachmentType: { type: 'string', minLength: 1, maxLength: 255, description: 'The attachment type (a rule of the service), e.g. "Vedlegg".' },
+    FileName: boundedText(255, "File name; its extension gives the MIME type checked against the service's rules."),
+    AttachmentType: boundedText(255, 'The attachment type (a rule of the service), e.g. "Vedlegg".'),
     Data: { type: 'string', description: 'The file, base64 encoded. For large files use .../attachments/streamedattachment.' },
   },
   required: ['FileName', 'AttachmentType', 'Data'],
@@ -119,8 +129,8 @@ export const createMessageBody = {
   type: 'object',
   properties: {
     Type: { type: 'string', enum: ['FormTask'] },
-    ServiceCode: { type: 'string', minLength: 1, maxLength: 50 },
-    ServiceEdition: { type: 'integer', minimum: 1, maximum: 2147483647 },
+    ServiceCode: boundedText(50),
+    ServiceEdition: { type: 'integer', minimum: 1, maximum: INT32_MAX },
     _embedded: { ...embeddedContent, required: ['forms'] },
   },
   required: ['ServiceCode', 'ServiceEdition', '_embedded'],
@@ -131,8 +141,8 @@ export const replaceMessageBody = {
   description: 'Forms and attachments each replace the whole collection when present; a collection left out is kept unchanged.',
   properties: {
     Type: { type: 'string', enum: ['FormTask'] },
-    ServiceCode: { type: 'string', description: "When given, must be the message's service." },
-    ServiceEdition: { type: 'integer', description: "When given, must be the message's service edition." },
+    ServiceCode: boundedText(50, "When given, must be the message's service."),
+    ServiceEdition: { type: 'integer', minimum: 1, maximum: INT32_MAX, description: "When given, must be the message's service edition." },
     _embedded: embeddedContent,
   },
 } as const;
@@ -210,6 +220,9 @@ export const attachmentListSchema = halList('attachments', attachmentSchema);
 export function jsonContent(schema: object): { content: Record<string, { schema: object }> } {
   return { content: { [HAL_JSON]: { schema }, [PLAIN_JSON]: { schema } } };
 }
+
+/** The body of a streamed attachment: the file's bytes (a stream, so there is nothing for ajv to check). */
+export const streamedFileBody = { content: { 'application/octet-stream': { schema: { description: "The file's bytes" } } } };
 
 /** Responses of an operation: its successes, and the error shape for 4xx (and 5xx). */
 export function responses(success: Record<number, { description: string; schema?: object; headers?: object; content?: Record<string, { schema: object }> }>) {

@@ -216,6 +216,18 @@ describe('JSON in', () => {
     expect(response.json.code).toBeUndefined();
   });
 
+  it('refuses U+0000 in text members with a validation problem (PostgreSQL cannot store it: it was a 500)', async () => {
+    const response = await broker.call('POST', '/filetransfer', {
+      token: broker.tokens.sender,
+      json: { ...VALID_BODY(), sendersFileTransferReference: 'ref\u0000', propertyList: { key: 'value\u0000' } },
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.errors).toEqual({
+      SendersFileTransferReference: ['The field SendersFileTransferReference must not contain the character U+0000.'],
+      PropertyList: ['The field PropertyList must not contain the character U+0000.'],
+    });
+  });
+
   it('answers malformed JSON, an empty body and a wrong member type with validation problems as ASP.NET does', async () => {
     const malformed = await broker.call('POST', '/filetransfer', { token: broker.tokens.sender, json: '{"fileName": x}' });
     expect(malformed.status).toBe(400);
@@ -225,6 +237,16 @@ describe('JSON in', () => {
     const empty = await broker.call('POST', '/filetransfer', { token: broker.tokens.sender, json: '' });
     expect(empty.status).toBe(400);
     expect(empty.json.errors).toEqual({ '': ['A non-empty request body is required.'], initializeExt: ['The initializeExt field is required.'] });
+
+    // Bytes that are not UTF-8 are refused, never read as U+FFFD.
+    const [before, after] = JSON.stringify({ ...VALID_BODY(), FileName: 'a#.zip' }).split('#');
+    const notUtf8 = await broker.call('POST', '/filetransfer', {
+      token: broker.tokens.sender,
+      body: Buffer.concat([Buffer.from(before!), Buffer.from([0xc3, 0x28]), Buffer.from(after!)]),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(notUtf8.status).toBe(400);
+    expect(notUtf8.json.errors).toEqual({ $: ['The request body is not valid UTF-8. Path: $'], initializeExt: ['The initializeExt field is required.'] });
 
     const array = await broker.call('POST', '/filetransfer', { token: broker.tokens.sender, json: '[1,2]' });
     expect(array.json.errors.$[0]).toMatch(/^The JSON value could not be converted to /);

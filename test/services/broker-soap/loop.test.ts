@@ -116,7 +116,7 @@ test('send a ZIP, then as the recipient Check, Get, Download (bytes equal), Conf
   expect(bytes.length).toBe(zip.length);
   expect(Number(downloaded.rawHeaders['content-length'])).toBe(downloaded.body.length);
   // The file is the second part, application/octet-stream, its bytes as stored.
-  expect(downloaded.body.toString('latin1')).toMatch(/\r\nContent-Type: application\/octet-stream\r\n\r\nPK/);
+  expect(downloaded.body.toString('latin1')).toMatch(/\r\nContent-Type: application\/octet-stream\r\nContent-Transfer-Encoding: Binary\r\n\r\nPK/);
 
   // … confirms …
   const confirmed = await soap.confirm(recipient, reference);

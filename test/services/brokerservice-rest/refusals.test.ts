@@ -58,6 +58,11 @@ describe('outbox POST input', () => {
       'InvalidRequest',
       /^brokerServiceDescription\.Properties: Properties can contain at most 10 properties/,
     ],
+    // U+0000 reached PostgreSQL (500); a long code was echoed back whole.
+    ['U+0000 in the service code', { ServiceCode: '47\u000047' }, 'InvalidRequest', /^brokerServiceDescription\.ServiceCode: The field ServiceCode must be at most 255 characters, without control characters\.$/],
+    ['a service code of 5,000 characters', { ServiceCode: '4'.repeat(5000) }, 'InvalidRequest', /^brokerServiceDescription\.ServiceCode: The field ServiceCode must be at most 255 characters, without control characters\.$/],
+    ['U+0000 in the senders reference', { SendersReference: 'a\u0000b' }, 'InvalidRequest', /^brokerServiceDescription\.SendersReference: The field SendersReference must not contain the character U\+0000\.$/],
+    ['U+0000 in a property', { Properties: { k: 'v\u0000' } }, 'InvalidRequest', /^brokerServiceDescription\.Properties: The field Properties must not contain the character U\+0000\.$/],
   ])('refuses %s (400, nothing stored)', async (_what, overrides, code, message) => {
     await expectRefusedUnstored(() => fixture.send(Buffer.from('PK\x03\x04data', 'latin1'), overrides), 400, code, message);
   });
