@@ -233,5 +233,5 @@ it('reads its settings from the environment (milliseconds, at least 100)', () =>
   expect(loadConfig({}).timeouts).toEqual({ headersMs: 30_000, bodyMs: 60_000, streamedBodyStallMs: 60_000, keepAliveMs: 72_000 });
   const env = { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_BODY_TIMEOUT_MS: '2000', HTTP_UPLOAD_STALL_TIMEOUT_MS: '3000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '4000' };
   expect(loadConfig(env).timeouts).toEqual({ headersMs: 1000, bodyMs: 2000, streamedBodyStallMs: 3000, keepAliveMs: 4000 });
-  expect(() => loadConfig({ HTTP_BODY_TIMEOUT_MS: '5' })).toThrow('Environment variable HTTP_BODY_TIMEOUT_MS must be an integer >= 100');
+  expect(() => loadConfig({ HTTP_BODY_TIMEOUT_MS: '5' })).toThrow('HTTP_BODY_TIMEOUT_MS must be an integer >= 100, got \'5\'');
 });
