@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { knex, type Knex } from 'knex';
 import pg from 'pg';
+import { openDurablePGlite } from './durable-pglite';
 
 // bigint columns (form task ids, sizes) come back as strings from node-postgres; every value we
 // store fits a double exactly, and PGlite already returns numbers, so both backends agree.
@@ -42,7 +43,9 @@ export function openDatabase(options: DbOptions): Db {
   if (options.embeddedDir) fs.mkdirSync(path.dirname(options.embeddedDir), { recursive: true });
   return knex({
     client: ClientPgLite,
-    connection: options.embeddedDir ? { filename: options.embeddedDir } : {},
+    // In memory (tests) there is nothing to make durable; on disk, see durable-pglite.ts.
+    // (knex-pglite takes an instance as `connection.pglite`, which knex's types do not know.)
+    connection: (options.embeddedDir ? { pglite: openDurablePGlite(options.embeddedDir) } : {}) as Knex.StaticConnectionConfig,
   });
 }
 
