@@ -35,7 +35,7 @@ export async function createMessage(
     const attachments = await staging.stageAll(prepared);
     const target = targetStatus(flags);
     if (target === 'archive') {
-      const { messageId } = await archiveMessage(ctx, { service, reportee, actor, forms, attachments, staging, draftBlobKeys: [] });
+      const { messageId } = await archiveMessage(ctx, { service, reportee, actor, forms, attachments, staging });
       return { messageId };
     }
     const messageId = await ctx.db.transaction(async (trx) => {

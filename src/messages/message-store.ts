@@ -232,7 +232,7 @@ export async function loadForms(db: Db, message: MessageRecord, withData = false
   return loadDraftForms(db, message.messageId, withData);
 }
 
-async function loadDraftForms(db: Db | Knex.Transaction, messageId: number, withData: boolean): Promise<MessageForm[]> {
+export async function loadDraftForms(db: Db | Knex.Transaction, messageId: number, withData: boolean): Promise<MessageForm[]> {
   const rows = await db('message_forms')
     .where({ message_id: messageId })
     // The main form first, then sub forms in the order they were added.

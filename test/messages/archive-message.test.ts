@@ -135,3 +135,25 @@ it('archives once when two signing requests race; the other is refused as a conf
   const files = await listBlobFiles(app.dataDir);
   for (const key of stagedKeys) expect(files).toContain(key);
 });
+
+it('refuses every losing signer of a message as a conflict, however the signings interleave', async () => {
+  const owner = await createOwnerWithService(app);
+  const reasons = new Map<string, number>();
+  for (let round = 0; round < 20; round++) {
+    const messageId = await draftWithAttachments(owner);
+    // Staggered starts: some signers read the message before the winner commits and the rest after.
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        new Promise((resolve) => setTimeout(resolve, i * 2)).then(() => replaceMessage(ctx, actor, reportee, messageId, {}, { complete: true, sign: true })),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const result of results) {
+      if (result.status === 'fulfilled') continue;
+      const reason = result.reason as MessageError;
+      const key = `${reason.kind}: ${reason.errorCode}${reason.kind === 'conflict' ? '' : ` ${reason.message}`}`;
+      reasons.set(key, (reasons.get(key) ?? 0) + 1);
+    }
+  }
+  expect([...reasons.keys()].filter((key) => !key.startsWith('conflict: '))).toEqual([]);
+});
