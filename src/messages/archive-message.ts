@@ -11,9 +11,11 @@
  * attachments under that lock: of concurrent signers exactly one archives, every other one gets a
  * conflict (never a verdict on content another signer has moved into the archive meanwhile).
  *
- * Attachment bytes: staged blobs are handed over as they are (`storedBlob`): stored in clear the
- * archive points at the same blob; for an encrypted service the archive reads them through `open()`
- * and writes ciphertext, and the plain blobs are deleted after COMMIT.
+ * Attachment bytes: staged blobs are handed over as they are (`storedBlob`). For a service in clear
+ * the archive points at the same blob; for an encrypted one they were staged encrypted under the
+ * message's content key, which becomes the task's key: the archive points at the same ciphertext
+ * and the message's copy of the key is cleared. (Only drafts staged before their service was
+ * encrypted are plaintext: the archive encrypts them and their blobs are deleted after COMMIT.)
  */
 import type { NewAttachment, NewFormTask } from '../archive/archive-form-tasks';
 import { archiveFormTasks } from '../archive/archive-form-tasks';
@@ -22,7 +24,8 @@ import { ArchiveError } from '../archive/errors';
 import { MessageError } from './errors';
 import type { IncomingForm, Staging, StagedAttachment } from './content';
 import { archiveAttachmentType } from './service-definitions';
-import { loadDraftAttachments, loadDraftForms, lockMessage, releaseBlobs, touchMessage, type ServiceInfo } from './message-store';
+import { loadContentKey, loadDraftAttachments, loadDraftForms, lockMessage, openDraftAttachment, releaseBlobs, touchMessage, type ServiceInfo } from './message-store';
+import type { SymmetricKey } from '../crypto/symmetric-key';
 import { securityLevelFor, STATUS, type Actor, type MessageContext, type Reportee } from './types';
 
 export interface ArchiveMessageInput {
@@ -56,8 +59,10 @@ export async function archiveMessage(ctx: MessageContext, input: ArchiveMessageI
       let drafts: StagedAttachment[] = [];
       let draftBlobKeys: string[] = [];
       let messageId = existing?.messageId;
+      let contentKey = input.staging.contentKey;
       if (existing) {
         await lockMessage(trx, existing.messageId, existing.version);
+        contentKey = await loadContentKey(trx, existing.messageId);
         forms ??= await loadDraftForms(trx, existing.messageId, true);
         const draftAttachments = await loadDraftAttachments(trx, existing.messageId);
         draftBlobKeys = draftAttachments.map((a) => a.blobKey);
@@ -68,16 +73,17 @@ export async function archiveMessage(ctx: MessageContext, input: ArchiveMessageI
             mimeType: a.mimeType,
             language: a.language,
             blob: { key: a.blobKey, sizeBytes: a.sizeBytes, sha256: a.sha256 },
+            encrypted: a.stagedEncrypted,
           }));
         }
       }
       // The archive's own transaction runs inside this one (a savepoint), under the message's lock.
-      const [result] = await archiveFormTasks({ db: trx, blobs: ctx.blobs }, service.serviceOwnerId, [formTaskOf(ctx, input, forms ?? [], [...drafts, ...input.attachments])], {
+      const [result] = await archiveFormTasks({ db: trx, blobs: ctx.blobs }, service.serviceOwnerId, [formTaskOf(ctx, input, forms ?? [], [...drafts, ...input.attachments], contentKey)], {
         beforeCommit: async (archiveTrx, results) => {
           const formTaskId = parseArchiveReference(results[0]!.archiveReference)!;
           if (existing) {
             await touchMessage(archiveTrx, existing.messageId, actor, STATUS.archived);
-            await archiveTrx('messages').where({ id: existing.messageId }).update({ form_task_id: formTaskId });
+            await archiveTrx('messages').where({ id: existing.messageId }).update({ form_task_id: formTaskId, content_key: null });
             await archiveTrx('message_forms').where({ message_id: existing.messageId }).delete();
             await archiveTrx('message_attachments').where({ message_id: existing.messageId }).delete();
             return;
@@ -116,7 +122,13 @@ export async function archiveMessage(ctx: MessageContext, input: ArchiveMessageI
   }
 }
 
-function formTaskOf(ctx: MessageContext, input: ArchiveMessageInput, forms: IncomingForm[], attachments: StagedAttachment[]): NewFormTask {
+function formTaskOf(
+  ctx: MessageContext,
+  input: ArchiveMessageInput,
+  forms: IncomingForm[],
+  attachments: StagedAttachment[],
+  contentKey: SymmetricKey | undefined,
+): NewFormTask {
   const { service, reportee, actor } = input;
   return {
     serviceCode: service.serviceCode,
@@ -137,9 +149,11 @@ function formTaskOf(ctx: MessageContext, input: ArchiveMessageInput, forms: Inco
         attachmentTypeName: attachment.attachmentType,
         attachmentTypeNameLanguage: attachment.language,
         storedBlob: attachment.blob,
-        open: () => ctx.blobs.open(attachment.blob.key),
+        storedEncrypted: attachment.encrypted,
+        open: () => openDraftAttachment(ctx.blobs, { blobKey: attachment.blob.key, stagedEncrypted: attachment.encrypted }, contentKey),
       }),
     ),
+    ...(contentKey && { contentKey }),
   };
 }
 

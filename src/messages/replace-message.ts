@@ -21,6 +21,7 @@ import {
   loadEditableMessage,
   lockMessage,
   releaseBlobs,
+  stagingFor,
   touchMessage,
 } from './message-store';
 import { getServiceDefinition } from './service-definitions';
@@ -56,7 +57,8 @@ export async function replaceMessage(
     ? prepareAttachments(definition, ctx.limits, input.attachments, [], (i) => `_embedded.attachments[${i}].`, input.language ?? null)
     : [];
 
-  const staging = new Staging(ctx.blobs);
+  // Only attachments sent with this request are staged (a signing PUT without them stages nothing).
+  const staging = prepared.length > 0 ? await stagingFor(ctx.db, ctx.blobs, message.service, messageId) : new Staging(ctx.blobs);
   try {
     const added = await staging.stageAll(prepared);
     const target = targetStatus(flags);
