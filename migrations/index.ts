@@ -11,6 +11,7 @@ import * as jobs from './005_jobs';
 import * as broker from './006_broker';
 import * as brokerSoap from './007_broker_soap';
 import * as stagedEncryption from './008_staged_encryption';
+import * as loginFailures from './009_login_failures';
 
 export interface Migration {
   name: string;
@@ -27,4 +28,5 @@ export const migrations: Migration[] = [
   { name: '006_broker', ...broker },
   { name: '007_broker_soap', ...brokerSoap },
   { name: '008_staged_encryption', ...stagedEncryption },
+  { name: '009_login_failures', ...loginFailures },
 ];
