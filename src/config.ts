@@ -25,7 +25,7 @@ export interface Config {
   /** GetDownloadQueueItems returns at most this many items. */
   queuePageSize: number;
   auth: {
-    /** Consecutive failed logins before a system user is locked. */
+    /** Consecutive failed logins for one name from one address before that pair is locked. */
     maxFailedAttempts: number;
     lockSeconds: number;
     /** How long a verified (user, password) pair skips the slow KDF; 0 disables the cache. */
@@ -45,6 +45,10 @@ export interface Config {
     concurrency: number;
     /** How often an idle process looks for due jobs. */
     pollIntervalMs: number;
+  };
+  storage: {
+    /** Unreferenced blob-store files younger than this are never swept (they may be about to be referenced). */
+    gcGraceSeconds: number;
   };
 }
 
@@ -171,6 +175,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobs: {
       concurrency: intFromEnv(env, 'JOBS_CONCURRENCY', 4, 1),
       pollIntervalMs: intFromEnv(env, 'JOBS_POLL_INTERVAL_MS', 1000, 10),
+    },
+    storage: {
+      gcGraceSeconds: intFromEnv(env, 'STORAGE_GC_GRACE_SECONDS', 24 * 60 * 60, 0),
     },
   };
 }

@@ -15,6 +15,7 @@ import { registerOwnerCommands } from './owner';
 import { registerRoleCommands } from './role';
 import { registerServeCommand } from './serve';
 import { registerServiceCommands } from './service';
+import { registerStorageCommands } from './storage';
 import { registerSystemUserCommands } from './system-user';
 import { registerSystemUserDelegationCommands } from './system-user-delegation';
 import { registerTokenCommand } from './token';
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIo): Command {
   registerRoleCommands(program, io);
   registerBrokerCommands(program, io);
   registerDemoCommand(program, io);
+  registerStorageCommands(program, io);
   return program;
 }
 
