@@ -359,8 +359,11 @@ export async function insertAttachmentRows(trx: Knex.Transaction, messageId: num
  * wins and everyone reads its key. Ours to keep until archiving (the blob store never sees it).
  */
 export async function messageContentKey(db: Db, messageId: number): Promise<SymmetricKey> {
-  await db('messages').where({ id: messageId }).whereNull('content_key').update({ content_key: newSymmetricKey().blob });
-  return (await loadContentKey(db, messageId))!;
+  // Never on an archived message: its key is the task's now, and the message keeps no copy.
+  await db('messages').where({ id: messageId }).whereNull('content_key').whereNot({ status: STATUS.archived }).update({ content_key: newSymmetricKey().blob });
+  const key = await loadContentKey(db, messageId);
+  if (!key) throw archivedConflict(messageId);
+  return key;
 }
 
 export async function loadContentKey(db: Db | Knex.Transaction, messageId: number): Promise<SymmetricKey | undefined> {
