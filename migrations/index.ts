@@ -11,6 +11,8 @@ import * as jobs from './005_jobs';
 import * as broker from './006_broker';
 import * as brokerSoap from './007_broker_soap';
 import * as stableKeys from './008_stable_keys';
+import * as stagedEncryption from './009_staged_encryption';
+import * as loginFailures from './010_login_failures';
 
 export interface Migration {
   name: string;
@@ -27,4 +29,6 @@ export const migrations: Migration[] = [
   { name: '006_broker', ...broker },
   { name: '007_broker_soap', ...brokerSoap },
   { name: '008_stable_keys', ...stableKeys },
+  { name: '009_staged_encryption', ...stagedEncryption },
+  { name: '010_login_failures', ...loginFailures },
 ];

@@ -9,6 +9,7 @@ import type { Config } from './config';
 import { systemClock, type Clock } from './clock';
 import { JobRunner } from './jobs/queue';
 import { brokerJobHandlers } from './broker/jobs';
+import { GARBAGE_COLLECTION_JOB, garbageCollectionJobHandler } from './storage/garbage-collection';
 import type { BrokerContext } from './broker/types';
 import { eventSource } from './broker/cloud-events';
 import { webhookDeliverySettings } from './broker/webhooks';
@@ -102,7 +103,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     db,
     clock,
     log,
-    handlers: brokerJobHandlers(broker),
+    handlers: { ...brokerJobHandlers(broker), [GARBAGE_COLLECTION_JOB]: garbageCollectionJobHandler({ db, blobs, clock }, config.storage.gcGraceSeconds) },
     concurrency: config.jobs.concurrency,
     pollIntervalMs: config.jobs.pollIntervalMs,
   });

@@ -45,7 +45,7 @@ export interface Config {
   /** GetDownloadQueueItems returns at most this many items. */
   queuePageSize: number;
   auth: {
-    /** Consecutive failed logins before a system user is locked. */
+    /** Consecutive failed logins for one name from one address before that pair is locked. */
     maxFailedAttempts: number;
     lockSeconds: number;
     /** How long a verified (user, password) pair skips the slow KDF; 0 disables the cache. */
@@ -69,6 +69,10 @@ export interface Config {
     concurrency: number;
     /** How often an idle process looks for due jobs. */
     pollIntervalMs: number;
+  };
+  storage: {
+    /** Unreferenced blob-store files younger than this are never swept (they may be about to be referenced). */
+    gcGraceSeconds: number;
   };
 }
 
@@ -297,6 +301,9 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     jobs: {
       concurrency: intFromEnv(env, 'JOBS_CONCURRENCY', 4, 1),
       pollIntervalMs: intFromEnv(env, 'JOBS_POLL_INTERVAL_MS', 1000, 10),
+    },
+    storage: {
+      gcGraceSeconds: intFromEnv(env, 'STORAGE_GC_GRACE_SECONDS', 24 * 60 * 60, 0),
     },
   };
 }

@@ -26,6 +26,7 @@ import { registerBrokerApi } from './services/broker-api';
 import { registerOpenApi } from './services/openapi';
 import { registerPublicBaseUrl } from './services/public-base-url';
 import { scheduleStuckUploadSweep } from './broker/jobs';
+import { scheduleGarbageCollection } from './storage/garbage-collection';
 import { abandonDeadUploadAttempts } from './broker/upload-attempts';
 
 /** wsdl/ at the project root, from src/ under ts-jest or dist/src/ when compiled. */
@@ -131,7 +132,8 @@ export async function closeGracefully(server: FastifyInstance, app: App, graceMs
 
 /**
  * Background jobs (broker processing, expiry, purges, webhooks) start with the server: what a dead
- * process of this host held is freed, the periodic stuck-upload sweep is scheduled (once across
+ * process of this host held is freed, the blob-store sweep (storage/garbage-collection.ts) runs,
+ * the periodic stuck-upload sweep is scheduled (once across
  * processes), and a missing scanner is said once, so an operator knows transfers publish unscanned.
  */
 export async function startBackgroundWork(app: App): Promise<void> {
@@ -139,6 +141,8 @@ export async function startBackgroundWork(app: App): Promise<void> {
   await app.jobs.releaseClaimsOfDeadLocalWorkers();
   await abandonDeadUploadAttempts(app.broker);
   await scheduleStuckUploadSweep(app.db, app);
+  // What crashes left in the blob store is swept in the background, after the start.
+  await scheduleGarbageCollection(app.db, app.clock);
   if (app.broker.scanner) app.log.info({ scanner: app.broker.scanner.description }, 'broker uploads are scanned for malware');
   else app.log.warn('no malware scanner configured (CLAMD_URL): broker file transfers are published unscanned, with useVirusScan false');
   app.jobs.start();

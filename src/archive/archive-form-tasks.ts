@@ -16,6 +16,7 @@ import type { StoredBlob } from '../storage/blob-store';
 /** What the archive records of a blob (its MD5 is the broker's business, not the archive's). */
 type ArchivedBlob = Omit<StoredBlob, 'md5'>;
 import { normalizeThumbprint } from '../crypto/certificate';
+import { forgetSymmetricKey, type SymmetricKey } from '../crypto/symmetric-key';
 import { listServices, type Service } from './add-service';
 import { formatArchiveReference } from './archive-reference';
 import { requireEncryptionCertificate, type EncryptionCertificate } from './certificates';
@@ -40,11 +41,14 @@ export interface NewAttachment {
   /** Opens the bytes (a stream, or chunks generated on demand); called once, when the attachment is stored. */
   open(): NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   /**
-   * The bytes are already durable in the blob store (e.g. staged by the REST intake): stored in
-   * clear, the archive points at this blob as it is (no copy); otherwise they are read through
-   * `open()` like any other. Never deleted by a failed archiving: it belongs to the caller.
+   * The bytes are already durable in the blob store (e.g. staged by the REST intake): when they are
+   * stored as the task stores them (both in clear, or both encrypted under the task's
+   * `contentKey`), the archive points at this blob as it is (no copy); otherwise they are read
+   * through `open()` like any other. Never deleted by a failed archiving: it belongs to the caller.
    */
   storedBlob?: ArchivedBlob;
+  /** The stored blob is ciphertext under the task's `contentKey` (`open()` still gives plaintext). */
+  storedEncrypted?: boolean;
 }
 
 export interface NewForm {
@@ -78,6 +82,11 @@ export interface NewFormTask {
    * attachments are then stored and delivered as given, never encrypted a second time.
    */
   soEncryptedSymmetricKey?: EncryptedSymmetricKey | null;
+  /**
+   * The key the caller encrypted stored attachments under (a message of an encrypted service stages
+   * them so): it becomes the task's key when the service is encrypted. Overwritten once stored.
+   */
+  contentKey?: SymmetricKey;
 }
 
 export interface ArchivedTaskResult {
@@ -155,7 +164,7 @@ export async function archiveFormTasks(
 
 function encryptionFor(task: NewFormTask, service: Service, certificate: EncryptionCertificate | undefined): TaskEncryption {
   if (task.soEncryptedSymmetricKey) return encryptedBySubmitter(task.soEncryptedSymmetricKey);
-  return service.encrypted ? encryptForOwner(certificate!, service.sensitiveFields) : CLEAR;
+  return service.encrypted ? encryptForOwner(certificate!, service.sensitiveFields, task.contentKey) : CLEAR;
 }
 
 /** The owner's current certificate when some task is to be encrypted here; a clear error when it has none usable. */
@@ -192,7 +201,8 @@ async function storeContent(
   try {
     const blobs: ArchivedBlob[] = [];
     for (const [attachmentIndex, attachment] of task.attachments.entries()) {
-      if (attachment.storedBlob && encryption === CLEAR) {
+      const storedUnder = attachment.storedEncrypted ? task.contentKey : null;
+      if (attachment.storedBlob && storedUnder === encryption.attachmentKey) {
         blobs.push(attachment.storedBlob);
         continue;
       }
@@ -204,6 +214,7 @@ async function storeContent(
     return { blobs, formData: task.forms.map((form) => encryption.formData(form.formData)), encryption };
   } finally {
     encryption.forget();
+    if (task.contentKey) forgetSymmetricKey(task.contentKey);
   }
 }
 
@@ -273,6 +284,7 @@ function validateTask(task: NewFormTask, field: string, services: Service[]): Se
     requireText(attachment.fileName, `${attachmentField}.fileName`);
     requireText(attachment.attachmentType, `${attachmentField}.attachmentType`);
     if (typeof attachment.open !== 'function') throw invalid(`${attachmentField}.open`, 'must be a function returning the bytes');
+    if (attachment.storedEncrypted && !task.contentKey) throw invalid(`${attachmentField}.storedEncrypted`, 'needs the task\'s contentKey');
   });
 
   if (task.soEncryptedSymmetricKey !== undefined && task.soEncryptedSymmetricKey !== null) {

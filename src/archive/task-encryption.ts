@@ -12,7 +12,7 @@
  *   once the task's content is stored (`forget`).
  */
 import { encryptChunks } from '../crypto/attachment-cipher';
-import { forgetSymmetricKey, newSymmetricKey, wrapKey } from '../crypto/symmetric-key';
+import { forgetSymmetricKey, newSymmetricKey, wrapKey, type SymmetricKey } from '../crypto/symmetric-key';
 import { encryptFormData, type XmlEncryptionKey } from '../crypto/xml-encryption';
 import type { EncryptionCertificate } from './certificates';
 import type { EncryptedSymmetricKey } from './types';
@@ -22,6 +22,8 @@ export interface TaskEncryption {
   symmetricKey: EncryptedSymmetricKey | null;
   /** IsEncrypted of every attachment of the task. */
   attachmentsEncrypted: boolean;
+  /** The key attachments are encrypted under here; null when their bytes are stored as given. */
+  attachmentKey: SymmetricKey | null;
   /** The attachment's bytes as they are to be stored. */
   attachment(bytes: AsyncIterable<Buffer>): AsyncIterable<Buffer>;
   /** The form data as it is to be stored (well-formed XML either way). */
@@ -36,19 +38,23 @@ const STORED_AS_GIVEN = {
   forget: () => {},
 };
 
-export const CLEAR: TaskEncryption = { symmetricKey: null, attachmentsEncrypted: false, ...STORED_AS_GIVEN };
+export const CLEAR: TaskEncryption = { symmetricKey: null, attachmentsEncrypted: false, attachmentKey: null, ...STORED_AS_GIVEN };
 
 /** Content the submitter encrypted for the owner: stored and delivered exactly as received. */
 export function encryptedBySubmitter(symmetricKey: EncryptedSymmetricKey): TaskEncryption {
-  return { symmetricKey, attachmentsEncrypted: true, ...STORED_AS_GIVEN };
+  return { symmetricKey, attachmentsEncrypted: true, attachmentKey: null, ...STORED_AS_GIVEN };
 }
 
 /**
- * Encrypt the task's content for the owner of `certificate`, with a key made for this task only;
- * in form data only the `sensitiveFields` when the service lists some (see sensitive-fields.ts).
+ * Encrypt the task's content for the owner of `certificate`, with a key made for this task only
+ * (a fresh one, or the one the caller staged its attachments under); in form data only the
+ * `sensitiveFields` when the service lists some (see sensitive-fields.ts).
  */
-export function encryptForOwner(certificate: EncryptionCertificate, sensitiveFields: readonly string[] = []): TaskEncryption {
-  const symmetricKey = newSymmetricKey();
+export function encryptForOwner(
+  certificate: EncryptionCertificate,
+  sensitiveFields: readonly string[] = [],
+  symmetricKey: SymmetricKey = newSymmetricKey(),
+): TaskEncryption {
   const xmlKey: XmlEncryptionKey = {
     aesKey: symmetricKey.key,
     // The EncryptedKey in the form data wraps the 16-byte AES key itself (see xml-encryption.ts).
@@ -58,6 +64,7 @@ export function encryptForOwner(certificate: EncryptionCertificate, sensitiveFie
   return {
     symmetricKey: { certificateThumbprint: certificate.thumbprint, encryptedKey: wrapKey(symmetricKey.blob, certificate.publicKey) },
     attachmentsEncrypted: true,
+    attachmentKey: symmetricKey,
     attachment: (bytes) => encryptChunks(bytes, symmetricKey),
     formData: (xml) => encryptFormData(xml, xmlKey, sensitiveFields),
     forget: () => forgetSymmetricKey(symmetricKey),

@@ -2,6 +2,12 @@
  * Authentication of service-owner system users (the systemUserName/systemPassword pair in every
  * Basic SOAP call), with lock-out after repeated failures.
  *
+ * Lock-out is per user name and source address (system_user_login_failures), so a stranger who
+ * knows a name locks out only their own address, never the system user, and it applies to every
+ * name alike, existing or not. Every answer is the same for an existing and an unknown name, and
+ * takes the same work: a locked (name, address) is refused before anything else; otherwise the
+ * password is run through the KDF (against a dummy hash for an unknown name) and a failure counted.
+ *
  * The KDF is deliberately slow, which would cap a polling client at a few dozen calls a second;
  * a successful verification is therefore remembered in memory for a short while, keyed by an
  * HMAC of the credentials under a per-process secret (nothing reversible is kept).
@@ -18,6 +24,7 @@ export interface AuthenticatedSystemUser {
 }
 
 export interface AuthPolicy {
+  /** Failures from one address for one name that lock that pair. */
   maxFailedAttempts: number;
   lockSeconds: number;
   verifiedCacheSeconds: number;
@@ -38,9 +45,10 @@ interface SystemUserRow {
   service_owner_id: number;
   user_name: string;
   password_hash: string;
-  failed_attempts: number;
-  locked_until: Date | null;
 }
+
+/** Longer names cannot exist (addSystemUser); they are counted under their first characters. */
+const MAX_COUNTED_NAME_LENGTH = 200;
 
 export class SystemUserAuthenticator {
   private readonly cacheSecret = randomBytes(32);
@@ -51,53 +59,70 @@ export class SystemUserAuthenticator {
     private readonly policy: AuthPolicy,
   ) {}
 
-  async authenticate(userName: string | null | undefined, password: string | null | undefined): Promise<AuthenticatedSystemUser> {
+  /** `sourceAddress`: the caller's IP address, which a lock-out is bound to. */
+  async authenticate(userName: string | null | undefined, password: string | null | undefined, sourceAddress: string): Promise<AuthenticatedSystemUser> {
     if (!userName || !password) {
       throw new AuthenticationError('invalid_credentials', 'Missing system user name or password');
     }
-    const row = await this.db('system_users').where({ user_name: userName }).first<SystemUserRow | undefined>();
-    if (!row) {
-      await verifyPassword(password, await DUMMY_HASH_PROMISE);
-      throw invalidCredentials();
-    }
-    // The lock is checked on every call (a cheap indexed read); only the KDF is skipped for
-    // credentials verified recently, and only while the stored hash is the one they were verified against.
-    if (row.locked_until && row.locked_until.getTime() > Date.now()) throw lockedError(row.locked_until);
+    const counted = { user_name: userName.slice(0, MAX_COUNTED_NAME_LENGTH), source_address: sourceAddress };
+    const failures = await this.db('system_user_login_failures').where(counted).first<{ locked_until: Date | null } | undefined>('locked_until');
+    if (failures?.locked_until && failures.locked_until.getTime() > Date.now()) throw lockedError(failures.locked_until);
+
+    const row = await this.db('system_users').where({ user_name: userName }).first<SystemUserRow | undefined>('id', 'service_owner_id', 'user_name', 'password_hash');
+    // Only the KDF is skipped for credentials verified recently, and only while the stored hash is
+    // the one they were verified against.
     const cacheKey = createHmac('sha256', this.cacheSecret).update(userName).update('\0').update(password).digest('base64');
     const cached = this.verified.get(cacheKey);
-    const recentlyVerified = cached !== undefined && cached.expiresAt > Date.now() && cached.passwordHash === row.password_hash;
+    const recentlyVerified = row !== undefined && cached !== undefined && cached.expiresAt > Date.now() && cached.passwordHash === row.password_hash;
     if (!recentlyVerified) {
       if (cached) this.verified.delete(cacheKey);
-      if (!(await verifyPassword(password, row.password_hash))) await this.recordFailure(row.id);
+      const matches = await verifyPassword(password, row?.password_hash ?? (await DUMMY_HASH_PROMISE));
+      if (!row || !matches) await this.recordFailure(counted);
     }
 
-    if (row.failed_attempts !== 0 || row.locked_until) {
-      await this.db('system_users').where({ id: row.id }).update({ failed_attempts: 0, locked_until: null });
-    }
-    const user = { systemUserId: row.id, serviceOwnerId: row.service_owner_id, userName: row.user_name };
+    if (failures) await this.db('system_user_login_failures').where(counted).delete();
+    const user = { systemUserId: row!.id, serviceOwnerId: row!.service_owner_id, userName: row!.user_name };
     if (this.policy.verifiedCacheSeconds > 0 && !recentlyVerified) {
-      this.verified.set(cacheKey, { user, passwordHash: row.password_hash, expiresAt: Date.now() + this.policy.verifiedCacheSeconds * 1000 });
+      this.verified.set(cacheKey, { user, passwordHash: row!.password_hash, expiresAt: Date.now() + this.policy.verifiedCacheSeconds * 1000 });
     }
     return user;
   }
 
-  /** Count a failed login in SQL (so concurrent failures all count) and lock at the limit; always throws. */
-  private async recordFailure(systemUserId: number): Promise<never> {
-    // An expired lock starts a fresh count rather than re-locking on the first mistake.
-    const attempts = `CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1 ELSE failed_attempts + 1 END`;
-    const [updated] = await this.db('system_users')
-      .where({ id: systemUserId })
-      .update({
-        failed_attempts: this.db.raw(attempts),
-        locked_until: this.db.raw(`CASE WHEN ${attempts} >= ? THEN now() + (? * interval '1 second') ELSE NULL END`, [
-          this.policy.maxFailedAttempts,
-          this.policy.lockSeconds,
-        ]),
-      })
-      .returning<{ locked_until: Date | null }[]>(['locked_until']);
-    if (updated?.locked_until && updated.locked_until.getTime() > Date.now()) throw lockedError(updated.locked_until);
+  /**
+   * Count a failed login in SQL (so concurrent failures all count, across processes) and lock the
+   * name from this address at the limit; always throws. A count whose lock expired, or whose last
+   * failure is older than the lock time, starts afresh.
+   */
+  private async recordFailure(counted: { user_name: string; source_address: string }): Promise<never> {
+    const lock = `now() + (${Number(this.policy.lockSeconds)} * interval '1 second')`;
+    const attempts = `CASE WHEN f.locked_until <= now() OR f.last_failed_at <= now() - (${Number(this.policy.lockSeconds)} * interval '1 second')
+                           THEN 1 ELSE f.failed_attempts + 1 END`;
+    const { rows } = await this.db.raw<{ rows: { locked_until: Date | null }[] }>(
+      `INSERT INTO system_user_login_failures AS f (user_name, source_address, failed_attempts, last_failed_at, locked_until)
+       VALUES (?, ?, 1, now(), CASE WHEN 1 >= ? THEN ${lock} END)
+       ON CONFLICT (user_name, source_address) DO UPDATE
+         SET failed_attempts = ${attempts},
+             last_failed_at = now(),
+             locked_until = CASE WHEN ${attempts} >= ? THEN ${lock} END
+       RETURNING locked_until`,
+      [counted.user_name, counted.source_address, this.policy.maxFailedAttempts, this.policy.maxFailedAttempts],
+    );
+    const lockedUntil = rows[0]?.locked_until;
+    if (lockedUntil && new Date(lockedUntil).getTime() > Date.now()) throw lockedError(new Date(lockedUntil));
     throw invalidCredentials();
   }
+}
+
+/** Lifts every lock-out of a system user name (all source addresses); the number of addresses it was counted from. */
+export async function clearLoginFailures(db: Db, userName: string): Promise<number> {
+  return (await deleteLoginFailures(db, userName)).length;
+}
+
+function deleteLoginFailures(db: Db, userName: string): Promise<{ locked_until: Date | null }[]> {
+  return db('system_user_login_failures')
+    .where({ user_name: userName.slice(0, MAX_COUNTED_NAME_LENGTH) })
+    .delete()
+    .returning<{ locked_until: Date | null }[]>('locked_until');
 }
 
 function invalidCredentials(): AuthenticationError {
@@ -105,7 +130,7 @@ function invalidCredentials(): AuthenticationError {
 }
 
 function lockedError(until: Date): AuthenticationError {
-  return new AuthenticationError('locked', `The system user is locked after too many failed logins, until ${until.toISOString()}`);
+  return new AuthenticationError('locked', `Too many failed logins for this system user name from this address: try again after ${until.toISOString()}`);
 }
 
 export async function addSystemUser(
@@ -143,57 +168,63 @@ export interface SystemUserSummary {
   ownerOrgNumber: string;
   ownerName: string;
   createdAt: Date;
+  /** Failed logins counted against the name, summed over the addresses they came from. */
   failedAttempts: number;
-  /** Set while the user is locked out. */
+  /** Set while the name is locked out from at least one address: the latest such lock's end. */
   lockedUntil: Date | null;
 }
 
-/** Where the lock-out state lives (for listing, counting and unlocking; authenticate() keeps it). */
-const isLocked = (alias: string) => `${alias}.locked_until > now()`;
+/**
+ * The lock-out state (kept by authenticate() per name and source address, in
+ * system_user_login_failures) summed per system user, for listing, counting and unlocking.
+ */
+function loginFailuresByName(db: Db) {
+  return db('system_user_login_failures')
+    .groupBy('user_name')
+    .select('user_name', db.raw('SUM(failed_attempts)::int AS failed_attempts'), db.raw('MAX(locked_until) FILTER (WHERE locked_until > now()) AS locked_until'));
+}
 
 export async function listSystemUsers(db: Db, filter: { serviceOwnerId?: number } = {}): Promise<SystemUserSummary[]> {
   const rows = await db('system_users as u')
     .join('service_owners as o', 'o.id', 'u.service_owner_id')
+    .leftJoin(loginFailuresByName(db).as('f'), 'f.user_name', 'u.user_name')
     .modify((query) => {
       if (filter.serviceOwnerId !== undefined) query.where('u.service_owner_id', filter.serviceOwnerId);
     })
     .orderBy(['o.org_number', 'u.user_name'])
-    .select<{ user_name: string; org_number: string; name: string; created_at: Date; failed_attempts: number; locked_until: Date | null }[]>(
+    .select<{ user_name: string; org_number: string; name: string; created_at: Date; failed_attempts: number | null; locked_until: Date | null }[]>(
       'u.user_name',
       'o.org_number',
       'o.name',
       'u.created_at',
-      'u.failed_attempts',
-      db.raw(`CASE WHEN ${isLocked('u')} THEN u.locked_until END AS locked_until`),
+      'f.failed_attempts',
+      'f.locked_until',
     );
   return rows.map((row) => ({
     userName: row.user_name,
     ownerOrgNumber: row.org_number,
     ownerName: row.name,
     createdAt: row.created_at,
-    failedAttempts: row.failed_attempts,
-    lockedUntil: row.locked_until,
+    failedAttempts: Number(row.failed_attempts ?? 0),
+    lockedUntil: row.locked_until ? new Date(row.locked_until) : null,
   }));
 }
 
-/** System users locked out right now (a metrics gauge). */
+/** System users locked out right now from at least one address (a metrics gauge). */
 export async function countLockedSystemUsers(db: Db): Promise<number> {
-  const row = await db('system_users as u').whereRaw(isLocked('u')).count<{ count: number | string }[]>('* as count').first();
+  const row = await db('system_users as u')
+    .whereExists(db('system_user_login_failures as f').whereRaw('f.user_name = u.user_name AND f.locked_until > now()'))
+    .count<{ count: number | string }[]>('* as count')
+    .first();
   return Number(row?.count ?? 0);
 }
 
-/** Lift a lock-out and forget the failed attempts; true when the user was locked. */
+/** Lift the user's lock-outs from every address and forget its failed attempts; whether it was locked. */
 export async function unlockSystemUser(db: Db, userName: string): Promise<{ wasLocked: boolean }> {
-  // The self-join reads the row as it was before this update.
-  const result = await db.raw<{ rows: { was_locked: boolean | null }[] }>(
-    `UPDATE system_users AS u SET failed_attempts = 0, locked_until = NULL
-     FROM system_users AS before WHERE before.id = u.id AND u.user_name = ?
-     RETURNING ${isLocked('before')} AS was_locked`,
-    [userName],
-  );
-  const row = result.rows[0];
-  if (!row) throw new SystemUserNotFoundError(userName);
-  return { wasLocked: row.was_locked === true };
+  const user = await db('system_users').where({ user_name: userName }).first<{ id: number } | undefined>('id');
+  if (!user) throw new SystemUserNotFoundError(userName);
+  const removed = await deleteLoginFailures(db, userName);
+  return { wasLocked: removed.some((row) => row.locked_until !== null && new Date(row.locked_until).getTime() > Date.now()) };
 }
 
 /** A new password; the old one stops working at once (the verified cache is keyed to the stored hash). */

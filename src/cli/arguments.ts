@@ -40,3 +40,9 @@ export function dateTimeArgument(value: string): Date {
   }
   return date;
 }
+
+/** A whole number of seconds, 0 or more. */
+export function secondsArgument(value: string): number {
+  if (!/^[0-9]{1,10}$/.test(value)) throw new InvalidArgumentError('Give a whole number of seconds (0 or more).');
+  return Number(value);
+}

@@ -17,6 +17,7 @@ import { registerOwnerCommands } from './owner';
 import { registerRoleCommands } from './role';
 import { registerServeCommand } from './serve';
 import { registerServiceCommands } from './service';
+import { registerStorageCommands } from './storage';
 import { registerSystemUserCommands } from './system-user';
 import { registerSystemUserDelegationCommands } from './system-user-delegation';
 import { registerTokenCommand } from './token';
@@ -50,6 +51,7 @@ export function buildProgram(io: CliIo): Command {
   registerRoleCommands(program, io);
   registerBrokerCommands(program, io);
   registerDemoCommand(program, io);
+  registerStorageCommands(program, io);
   return program;
 }
 

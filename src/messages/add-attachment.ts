@@ -8,8 +8,8 @@
  * still room for one more of this type). Whatever fails, including the client going away halfway,
  * leaves no row and no blob.
  */
-import { decodeBase64, limitBytes, Staging } from './content';
-import { insertAttachmentRows, loadDraftAttachments, loadEditableMessage, lockMessage, touchMessage } from './message-store';
+import { decodeBase64, limitBytes } from './content';
+import { insertAttachmentRows, loadDraftAttachments, loadEditableMessage, lockMessage, stagingFor, touchMessage, type MessageRecord } from './message-store';
 import { checkAttachment, getServiceDefinition, tooLarge, type AcceptedAttachment, type AttachmentFields, type ServiceDefinition } from './service-definitions';
 import type { Actor, MessageContext, Reportee } from './types';
 import { Readable } from 'node:stream';
@@ -28,10 +28,10 @@ export async function addAttachment(
   attachment: NewAttachmentMeta & { data: string },
 ): Promise<{ attachmentId: number }> {
   const fields = { fileName: 'FileName', attachmentType: 'AttachmentType' };
-  const { definition, accepted } = await accept(ctx, reportee, messageId, attachment, fields);
+  const { message, definition, accepted } = await accept(ctx, reportee, messageId, attachment, fields);
   const bytes = decodeBase64(attachment.data, 'Data');
   if (bytes.length > accepted.maxBytes) throw tooLarge('Data', accepted, bytes.length);
-  return store(ctx, actor, messageId, attachment, definition, accepted, fields, [bytes]);
+  return store(ctx, actor, message, attachment, definition, accepted, fields, [bytes]);
 }
 
 export async function addStreamedAttachment(
@@ -43,9 +43,9 @@ export async function addStreamedAttachment(
   body: { source: AsyncIterable<Uint8Array>; declaredLength?: number },
 ): Promise<{ attachmentId: number }> {
   const fields = { fileName: 'fileName', attachmentType: 'attachmentType' };
-  const { definition, accepted } = await accept(ctx, reportee, messageId, attachment, fields);
+  const { message, definition, accepted } = await accept(ctx, reportee, messageId, attachment, fields);
   if (body.declaredLength !== undefined && body.declaredLength > accepted.maxBytes) throw tooLarge('body', accepted, body.declaredLength);
-  return store(ctx, actor, messageId, attachment, definition, accepted, fields, limitBytes(body.source, accepted.maxBytes, () => tooLarge('body', accepted)));
+  return store(ctx, actor, message, attachment, definition, accepted, fields, limitBytes(body.source, accepted.maxBytes, () => tooLarge('body', accepted)));
 }
 
 async function accept(ctx: MessageContext, reportee: Reportee, messageId: number, attachment: NewAttachmentMeta, fields: AttachmentFields) {
@@ -53,20 +53,21 @@ async function accept(ctx: MessageContext, reportee: Reportee, messageId: number
   const definition = await getServiceDefinition(ctx.db, message.service.serviceId);
   const existingTypes = (await loadDraftAttachments(ctx.db, messageId)).map((a) => a.attachmentType);
   const accepted = checkAttachment(definition, ctx.limits, attachment, existingTypes, fields);
-  return { definition, accepted };
+  return { message, definition, accepted };
 }
 
 async function store(
   ctx: MessageContext,
   actor: Actor,
-  messageId: number,
+  message: MessageRecord,
   attachment: NewAttachmentMeta,
   definition: ServiceDefinition | undefined,
   accepted: AcceptedAttachment,
   fields: AttachmentFields,
   bytes: Readable | AsyncIterable<Uint8Array> | Buffer[],
 ): Promise<{ attachmentId: number }> {
-  const staging = new Staging(ctx.blobs);
+  const messageId = message.messageId;
+  const staging = await stagingFor(ctx.db, ctx.blobs, message.service, messageId);
   try {
     const blob = await staging.put(Array.isArray(bytes) ? Readable.from(bytes) : bytes);
     return await ctx.db.transaction(async (trx) => {
@@ -75,7 +76,7 @@ async function store(
       const existingTypes = (await loadDraftAttachments(trx, messageId)).map((a) => a.attachmentType);
       checkAttachment(definition, ctx.limits, attachment, existingTypes, fields);
       const [attachmentId] = await insertAttachmentRows(trx, messageId, [
-        { fileName: accepted.fileName, attachmentType: accepted.attachmentType, mimeType: accepted.mimeType, language: attachment.language ?? null, blob },
+        { fileName: accepted.fileName, attachmentType: accepted.attachmentType, mimeType: accepted.mimeType, language: attachment.language ?? null, blob, encrypted: staging.encrypted },
       ]);
       await touchMessage(trx, messageId, actor);
       staging.committingNow();

@@ -4,9 +4,15 @@
  * store (durable before any row points at them). `Staging` remembers what a request wrote so a
  * failure before COMMIT removes it again; after COMMIT (or when COMMIT's outcome is unknown) the
  * blobs stay, since a row may point at them.
+ *
+ * For a service encrypted for its owner no plaintext reaches the blob store: the bytes are
+ * encrypted as they stream in, under the message's content key (see message-store.ts), which
+ * becomes the archived task's key on signing. A crash at any point leaves only ciphertext.
  */
 import { Readable } from 'node:stream';
 import { decodeStrictBase64 } from '../encoding/base64';
+import { encryptChunks } from '../crypto/attachment-cipher';
+import type { SymmetricKey } from '../crypto/symmetric-key';
 import type { BlobStore, StoredBlob } from '../storage/blob-store';
 import { invalidField, MessageError } from './errors';
 import { checkAttachment, checkForm, tooLarge, type AcceptedAttachment, type AttachmentLimits, type ServiceDefinition } from './service-definitions';
@@ -33,8 +39,10 @@ export interface StagedAttachment {
   attachmentType: string;
   mimeType: string;
   language: string | null;
-  /** Its MD5 is not needed here (and not kept for draft attachments). */
+  /** Its MD5 is not needed here (and not kept for draft attachments). Size and SHA-256 of the stored bytes. */
   blob: Omit<StoredBlob, 'md5'>;
+  /** The blob is ciphertext under the message's content key. */
+  encrypted: boolean;
 }
 
 /** The forms of a whole message: exactly one main form; returned main form first. */
@@ -87,10 +95,19 @@ export class Staging {
   readonly blobs: StoredBlob[] = [];
   private committing = false;
 
-  constructor(private readonly store: BlobStore) {}
+  /** With `contentKey`, every blob is stored encrypted under it. */
+  constructor(
+    private readonly store: BlobStore,
+    readonly contentKey?: SymmetricKey,
+  ) {}
+
+  get encrypted(): boolean {
+    return this.contentKey !== undefined;
+  }
 
   async put(source: Readable | AsyncIterable<Uint8Array>): Promise<StoredBlob> {
-    const blob = await this.store.put(source);
+    const bytes = this.contentKey ? encryptChunks(source as AsyncIterable<Buffer>, this.contentKey) : source;
+    const blob = await this.store.put(bytes);
     this.blobs.push(blob);
     return blob;
   }
@@ -99,7 +116,7 @@ export class Staging {
     const staged: StagedAttachment[] = [];
     for (const { accepted, language, bytes } of prepared) {
       const blob = await this.put(Readable.from([bytes]));
-      staged.push({ fileName: accepted.fileName, attachmentType: accepted.attachmentType, mimeType: accepted.mimeType, language, blob });
+      staged.push({ fileName: accepted.fileName, attachmentType: accepted.attachmentType, mimeType: accepted.mimeType, language, blob, encrypted: this.encrypted });
     }
     return staged;
   }

@@ -4,8 +4,8 @@
  * signed and archived at once. Everything is checked first; a refusal stores nothing.
  */
 import { archiveMessage, targetStatus } from './archive-message';
-import { checkMessageForms, prepareAttachments, Staging, type IncomingAttachment, type IncomingForm } from './content';
-import { insertAttachmentRows, insertFormRow, requireService } from './message-store';
+import { checkMessageForms, prepareAttachments, type IncomingAttachment, type IncomingForm } from './content';
+import { insertAttachmentRows, insertFormRow, requireService, stagingFor } from './message-store';
 import { getServiceDefinition } from './service-definitions';
 import type { Actor, MessageContext, Reportee, SubmitFlags } from './types';
 
@@ -30,17 +30,24 @@ export async function createMessage(
   const forms = checkMessageForms(definition, input.forms, '_embedded.forms');
   const prepared = prepareAttachments(definition, ctx.limits, input.attachments, [], (i) => `_embedded.attachments[${i}].`, input.language ?? null);
 
-  const staging = new Staging(ctx.blobs);
+  const staging = await stagingFor(ctx.db, ctx.blobs, service);
   try {
     const attachments = await staging.stageAll(prepared);
     const target = targetStatus(flags);
     if (target === 'archive') {
-      const { messageId } = await archiveMessage(ctx, { service, reportee, actor, forms, attachments, staging, draftBlobKeys: [] });
+      const { messageId } = await archiveMessage(ctx, { service, reportee, actor, forms, attachments, staging });
       return { messageId };
     }
     const messageId = await ctx.db.transaction(async (trx) => {
       const [row] = await trx('messages')
-        .insert({ reportee_id: reportee.reporteeId, service_id: service.serviceId, status: target, created_by: actor.person, last_changed_by: actor.person })
+        .insert({
+          reportee_id: reportee.reporteeId,
+          service_id: service.serviceId,
+          status: target,
+          created_by: actor.person,
+          last_changed_by: actor.person,
+          content_key: staging.contentKey?.blob ?? null,
+        })
         .returning<{ id: number }[]>('id');
       const id = row!.id;
       for (const form of forms) await insertFormRow(trx, id, form);

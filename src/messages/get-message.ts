@@ -5,6 +5,6 @@ import type { MessageContext, MessageDetails, Reportee } from './types';
 export async function getMessage(ctx: MessageContext, reportee: Reportee, messageId: number): Promise<MessageDetails> {
   const record = await loadMessage(ctx.db, reportee, messageId);
   const forms = await loadForms(ctx.db, record);
-  const attachments = (await loadAttachments(ctx.db, record)).map(({ blobKey: _key, ...attachment }) => attachment);
+  const attachments = (await loadAttachments(ctx.db, record)).map(({ blobKey: _key, stagedEncrypted: _encrypted, ...attachment }) => attachment);
   return { ...summaryOf(record), forms, attachments };
 }

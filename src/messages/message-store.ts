@@ -12,7 +12,10 @@ import type { Knex } from 'knex';
 import { formatArchiveReference } from '../archive/archive-reference';
 import type { BlobStore } from '../storage/blob-store';
 import type { Db } from '../storage/db';
-import type { IncomingForm, StagedAttachment } from './content';
+import { pipeline, type Readable } from 'node:stream';
+import { attachmentDecryptor } from '../crypto/attachment-cipher';
+import { newSymmetricKey, splitSymmetricKey, type SymmetricKey } from '../crypto/symmetric-key';
+import { Staging, type IncomingForm, type StagedAttachment } from './content';
 import { archivedConflict, concurrentChange, MessageError, messageNotFound } from './errors';
 import { mimeTypeFromArchive } from './service-definitions';
 import {
@@ -34,6 +37,8 @@ export interface ServiceInfo {
   serviceEditionCode: number;
   name: string | null;
   ownerName: string;
+  /** Content is encrypted for the service owner: staged encrypted, archived encrypted. */
+  encrypted: boolean;
 }
 
 /** A service by code and edition (unique across owners: one service catalogue). */
@@ -41,13 +46,14 @@ export async function requireService(db: Db, serviceCode: string, serviceEdition
   const rows = await db('services as s')
     .join('service_owners as o', 'o.id', 's.service_owner_id')
     .where({ 's.service_code': serviceCode })
-    .select<{ id: number; service_owner_id: number; service_code: string; service_edition_code: number; name: string | null; owner_name: string }[]>(
+    .select<{ id: number; service_owner_id: number; service_code: string; service_edition_code: number; name: string | null; owner_name: string; encrypted: boolean }[]>(
       's.id',
       's.service_owner_id',
       's.service_code',
       's.service_edition_code',
       's.name',
       'o.name as owner_name',
+      's.encrypted',
     );
   const row = rows.find((r) => r.service_edition_code === serviceEditionCode);
   if (!row) {
@@ -63,6 +69,7 @@ export async function requireService(db: Db, serviceCode: string, serviceEdition
     serviceEditionCode: row.service_edition_code,
     name: row.name,
     ownerName: row.owner_name,
+    encrypted: row.encrypted,
   };
 }
 
@@ -89,6 +96,7 @@ const MESSAGE_COLUMNS = [
   's.service_code',
   's.service_edition_code',
   's.name as service_name',
+  's.encrypted as service_encrypted',
   'o.name as owner_name',
   't.archived_at',
   't.certificate_thumbprint',
@@ -108,6 +116,7 @@ interface MessageRow {
   service_code: string;
   service_edition_code: number;
   service_name: string | null;
+  service_encrypted: boolean;
   owner_name: string;
   archived_at: Date | null;
   certificate_thumbprint: string | null;
@@ -144,6 +153,7 @@ function toRecord(row: MessageRow): MessageRecord {
       serviceEditionCode: row.service_edition_code,
       name: row.service_name,
       ownerName: row.owner_name,
+      encrypted: row.service_encrypted,
     },
   };
 }
@@ -209,6 +219,8 @@ export interface DraftForm extends MessageForm {}
 
 export interface DraftAttachment extends MessageAttachment {
   blobKey: string;
+  /** A draft's blob is ciphertext under the message's content key (isEncrypted stays false: the sender may read it). */
+  stagedEncrypted: boolean;
 }
 
 export async function loadForms(db: Db, message: MessageRecord): Promise<MessageFormInfo[]>;
@@ -233,7 +245,7 @@ export async function loadForms(db: Db, message: MessageRecord, withData = false
   return loadDraftForms(db, message.messageId, withData);
 }
 
-async function loadDraftForms(db: Db | Knex.Transaction, messageId: number, withData: boolean): Promise<MessageForm[]> {
+export async function loadDraftForms(db: Db | Knex.Transaction, messageId: number, withData: boolean): Promise<MessageForm[]> {
   const rows = await db('message_forms')
     .where({ message_id: messageId })
     // The main form first, then sub forms in the order they were added.
@@ -279,6 +291,7 @@ export async function loadAttachments(db: Db, message: MessageRecord): Promise<D
       sha256: row.sha256,
       isEncrypted: row.is_encrypted,
       blobKey: row.blob_key,
+      stagedEncrypted: false,
     }));
   }
   return loadDraftAttachments(db, message.messageId);
@@ -289,8 +302,8 @@ export async function loadDraftAttachments(db: Db | Knex.Transaction, messageId:
     .where({ message_id: messageId })
     .orderBy('id')
     .select<
-      { id: number; file_name: string; attachment_type: string; mime_type: string; language: string | null; size_bytes: number; sha256: string; blob_key: string }[]
-    >('id', 'file_name', 'attachment_type', 'mime_type', 'language', 'size_bytes', 'sha256', 'blob_key');
+      { id: number; file_name: string; attachment_type: string; mime_type: string; language: string | null; size_bytes: number; sha256: string; blob_key: string; is_encrypted: boolean }[]
+    >('id', 'file_name', 'attachment_type', 'mime_type', 'language', 'size_bytes', 'sha256', 'blob_key', 'is_encrypted');
   return rows.map((row) => ({
     attachmentId: row.id,
     fileName: row.file_name,
@@ -301,6 +314,7 @@ export async function loadDraftAttachments(db: Db | Knex.Transaction, messageId:
     sha256: row.sha256,
     isEncrypted: false,
     blobKey: row.blob_key,
+    stagedEncrypted: row.is_encrypted,
   }));
 }
 
@@ -332,11 +346,45 @@ export async function insertAttachmentRows(trx: Knex.Transaction, messageId: num
         size_bytes: attachment.blob.sizeBytes,
         sha256: attachment.blob.sha256,
         blob_key: attachment.blob.key,
+        is_encrypted: attachment.encrypted,
       })
       .returning<{ id: number }[]>('id');
     ids.push(row!.id);
   }
   return ids;
+}
+
+// ---- the content key of an encrypted service's message ----
+
+/**
+ * The message's content key, made on first use. Concurrent first uses agree: the first UPDATE
+ * wins and everyone reads its key. Ours to keep until archiving (the blob store never sees it).
+ */
+export async function messageContentKey(db: Db, messageId: number): Promise<SymmetricKey> {
+  // Never on an archived message: its key is the task's now, and the message keeps no copy.
+  await db('messages').where({ id: messageId }).whereNull('content_key').whereNot({ status: STATUS.archived }).update({ content_key: newSymmetricKey().blob });
+  const key = await loadContentKey(db, messageId);
+  if (!key) throw archivedConflict(messageId);
+  return key;
+}
+
+export async function loadContentKey(db: Db | Knex.Transaction, messageId: number): Promise<SymmetricKey | undefined> {
+  const row = await db('messages').where({ id: messageId }).first<{ content_key: Buffer | Uint8Array | null } | undefined>('content_key');
+  return row?.content_key ? splitSymmetricKey(Buffer.from(row.content_key)) : undefined;
+}
+
+/** Staging for a message's new attachments: encrypted under its content key when the service is encrypted. */
+export async function stagingFor(db: Db, blobs: BlobStore, service: ServiceInfo, messageId?: number): Promise<Staging> {
+  if (!service.encrypted) return new Staging(blobs);
+  return new Staging(blobs, messageId === undefined ? newSymmetricKey() : await messageContentKey(db, messageId));
+}
+
+/** A draft attachment's plaintext, decrypted on the way when it is staged encrypted. */
+export function openDraftAttachment(blobs: BlobStore, attachment: { blobKey: string; stagedEncrypted: boolean }, contentKey: SymmetricKey | undefined): Readable {
+  const stored = blobs.open(attachment.blobKey);
+  if (!attachment.stagedEncrypted) return stored;
+  if (!contentKey) throw new Error(`Attachment blob ${attachment.blobKey} is staged encrypted but its message has no content key`);
+  return pipeline(stored, attachmentDecryptor(contentKey), () => undefined);
 }
 
 /** Deletes blobs no row points at any more (after COMMIT). Best effort: an orphan is harmless. */

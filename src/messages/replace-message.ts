@@ -7,20 +7,21 @@
  * empty list empties it). A collection left out is kept as it is: that is how a signing PUT
  * completes a message whose large attachments were streamed in earlier, without sending them again.
  *
- * The change is prepared from what was read and written in one transaction that requires the
- * message to be unchanged meanwhile; replaced attachments' blobs are deleted after COMMIT.
+ * The request is checked against the message as read, then written in one transaction that locks
+ * the message, requires it to be unchanged meanwhile and reads what it keeps under that lock;
+ * replaced attachments' blobs are deleted after COMMIT.
  */
 import { archiveMessage, targetStatus } from './archive-message';
-import { checkMessageForms, prepareAttachments, Staging, type IncomingAttachment, type IncomingForm, type StagedAttachment } from './content';
+import { checkMessageForms, prepareAttachments, Staging, type IncomingAttachment, type IncomingForm } from './content';
 import { invalidField } from './errors';
 import {
   insertAttachmentRows,
   insertFormRow,
-  loadAttachments,
+  loadDraftAttachments,
   loadEditableMessage,
-  loadForms,
   lockMessage,
   releaseBlobs,
+  stagingFor,
   touchMessage,
 } from './message-store';
 import { getServiceDefinition } from './service-definitions';
@@ -51,25 +52,15 @@ export async function replaceMessage(
     throw invalidField('ServiceEdition', `the message belongs to edition ${message.serviceEditionCode}, not ${input.serviceEditionCode}`);
   }
   const definition = await getServiceDefinition(ctx.db, message.service.serviceId);
-  const forms = input.forms ? checkMessageForms(definition, input.forms, '_embedded.forms') : await loadForms(ctx.db, message, true);
-  const current = await loadAttachments(ctx.db, message);
+  const forms = input.forms && checkMessageForms(definition, input.forms, '_embedded.forms');
   const prepared = input.attachments
     ? prepareAttachments(definition, ctx.limits, input.attachments, [], (i) => `_embedded.attachments[${i}].`, input.language ?? null)
     : [];
 
-  const staging = new Staging(ctx.blobs);
+  // Only attachments sent with this request are staged (a signing PUT without them stages nothing).
+  const staging = prepared.length > 0 ? await stagingFor(ctx.db, ctx.blobs, message.service, messageId) : new Staging(ctx.blobs);
   try {
     const added = await staging.stageAll(prepared);
-    const kept: (StagedAttachment & { attachmentId: number })[] = input.attachments
-      ? []
-      : current.map((a) => ({
-          attachmentId: a.attachmentId,
-          fileName: a.fileName,
-          attachmentType: a.attachmentType,
-          mimeType: a.mimeType,
-          language: a.language,
-          blob: { key: a.blobKey, sizeBytes: a.sizeBytes, sha256: a.sha256 },
-        }));
     const target = targetStatus(flags);
     if (target === 'archive') {
       await archiveMessage(ctx, {
@@ -77,17 +68,17 @@ export async function replaceMessage(
         reportee,
         actor,
         forms,
-        attachments: [...kept, ...added],
-        existing: { messageId, version: message.version },
+        attachments: added,
+        existing: { messageId, version: message.version, keepDraftAttachments: !input.attachments },
         staging,
-        draftBlobKeys: current.map((a) => a.blobKey),
       });
       return { messageId };
     }
 
-    await ctx.db.transaction(async (trx) => {
+    const replaced = await ctx.db.transaction(async (trx) => {
       await lockMessage(trx, messageId, message.version);
-      if (input.forms) {
+      const current = input.attachments ? await loadDraftAttachments(trx, messageId) : [];
+      if (forms) {
         await trx('message_forms').where({ message_id: messageId }).delete();
         for (const form of forms) await insertFormRow(trx, messageId, form);
       }
@@ -97,8 +88,9 @@ export async function replaceMessage(
       }
       await touchMessage(trx, messageId, actor, target);
       staging.committingNow();
+      return current;
     });
-    if (input.attachments) await releaseBlobs(ctx.blobs, current.map((a) => a.blobKey));
+    await releaseBlobs(ctx.blobs, replaced.map((a) => a.blobKey));
     return { messageId };
   } catch (error) {
     await staging.discard();

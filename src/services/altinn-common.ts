@@ -11,7 +11,7 @@ import { AuthenticationError, type AuthenticatedSystemUser, type SystemUserAuthe
 import { altinnFault, type SoapFault } from '../soap/fault';
 import { ALTINN } from '../soap/namespaces';
 import type { ElementDescriptor } from '../soap/schema';
-import type { SoapOperation } from '../soap/endpoint';
+import type { OperationContext, SoapOperation } from '../soap/endpoint';
 
 export const ERROR_ID = { generic: 0, authorizationImpossible: 5, invalidSystemUser: 989 } as const;
 
@@ -23,8 +23,13 @@ export function mapServiceOwnerError(error: unknown): SoapFault | undefined {
   return undefined;
 }
 
-export function authenticate(authenticator: SystemUserAuthenticator, userName: unknown, password: unknown): Promise<AuthenticatedSystemUser> {
-  return authenticator.authenticate(userName as string | null, password as string | null);
+export function authenticate(
+  authenticator: SystemUserAuthenticator,
+  userName: unknown,
+  password: unknown,
+  context: OperationContext,
+): Promise<AuthenticatedSystemUser> {
+  return authenticator.authenticate(userName as string | null, password as string | null, context.clientAddress);
 }
 
 /** A string argument the operation cannot do without. */

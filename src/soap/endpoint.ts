@@ -27,6 +27,8 @@ import { namespaceDeclarations, NAMESPACE_DECLARATIONS, writeElement, XmlOutput 
 export interface OperationContext {
   log: FastifyBaseLogger;
   requestId: string;
+  /** The caller's IP address (fastify's request.ip: the proxy's client when trustProxy is set). */
+  clientAddress: string;
 }
 
 export interface SoapOperation {
@@ -144,7 +146,7 @@ export function registerSoapEndpoint(app: FastifyInstance, endpoint: SoapEndpoin
           ...decodeRequest(bodyElement, operation.request, decodeOptions),
           ...decodeHeaders(headerElements, operation.requestHeaders ?? [], decodeOptions),
         };
-        const output = await operation.handle(input, { log: request.log, requestId: String(request.id) });
+        const output = await operation.handle(input, { log: request.log, requestId: String(request.id), clientAddress: request.ip });
         if (streamed && !(await opened.attachments.discardRest(MAX_DISCARDED_REQUEST_BYTES))) reply.header('connection', 'close');
 
         const xml = new XmlOutput(`part.${request.id}`);

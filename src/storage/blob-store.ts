@@ -104,6 +104,27 @@ export interface BlobStore {
   abortUpload(uploadKey: string): Promise<void>;
   /** A new blob holding the given blobs one after another (TUS concatenation), hashed on the way. */
   compose(keys: string[]): Promise<StoredBlob>;
+
+  // Listing, for sweeping what a crash left behind (storage/garbage-collection.ts): by key prefix
+  // and age, as an object store lists (S3 ListObjectsV2, ListMultipartUploads).
+
+  /** Stored blobs whose key starts with `prefix` (all: ''), last written before `olderThan`. */
+  listBlobs(query: ListQuery): AsyncIterable<ListedItem>;
+  /** Bytes of puts that never finished (their writer failed or died), keyed by the blob key they were for; `delete(key)` removes them. */
+  listUnfinishedPuts(query: ListQuery): AsyncIterable<ListedItem>;
+  /** Resumable uploads last written before `olderThan` (key: the upload key; `abortUpload` removes them). */
+  listUnfinishedUploads(query: ListQuery): AsyncIterable<ListedItem>;
+}
+
+export interface ListQuery {
+  prefix?: string;
+  olderThan: Date;
+}
+
+export interface ListedItem {
+  key: string;
+  sizeBytes: number;
+  modifiedAt: Date;
 }
 
 export interface FileBlobStoreOptions {
@@ -263,6 +284,40 @@ export class FileBlobStore implements BlobStore {
     return uploads;
   }
 
+  async *listBlobs(query: ListQuery): AsyncIterable<ListedItem> {
+    const prefix = query.prefix ?? '';
+    for (const first of await readdirIfAny(this.rootDir)) {
+      if (!/^[0-9a-f]{2}$/.test(first) || !(first.startsWith(prefix.slice(0, 2)))) continue;
+      for (const second of await readdirIfAny(path.join(this.rootDir, first))) {
+        for (const name of await readdirIfAny(path.join(this.rootDir, first, second))) {
+          const key = `${first}/${second}/${name}`;
+          if (!KEY_PATTERN.test(key) || !key.startsWith(prefix)) continue;
+          const item = await listedItem(path.join(this.rootDir, key), key, query.olderThan);
+          if (item) yield item;
+        }
+      }
+    }
+  }
+
+  async *listUnfinishedPuts(query: ListQuery): AsyncIterable<ListedItem> {
+    for (const name of await readdirIfAny(this.tmpDir)) {
+      const id = /^(.+)\.partial$/.exec(name)?.[1];
+      if (!id || !UPLOAD_FILE_PATTERN.test(id)) continue;
+      const key = blobKeyOf(id);
+      if (!key.startsWith(query.prefix ?? '')) continue;
+      const item = await listedItem(path.join(this.tmpDir, name), key, query.olderThan);
+      if (item) yield item;
+    }
+  }
+
+  async *listUnfinishedUploads(query: ListQuery): AsyncIterable<ListedItem> {
+    for (const upload of await this.listUploads()) {
+      if (upload.modifiedAt < query.olderThan && upload.uploadKey.startsWith(query.prefix ?? '')) {
+        yield { key: upload.uploadKey, sizeBytes: upload.sizeBytes, modifiedAt: upload.modifiedAt };
+      }
+    }
+  }
+
   /** Absolute path of a blob (for tools and benchmarks that read the file directly). */
   pathOf(key: string): string {
     if (!KEY_PATTERN.test(key)) throw new Error(`Invalid blob key '${key}'`);
@@ -358,6 +413,26 @@ export async function fsyncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+async function readdirIfAny(dir: string): Promise<string[]> {
+  try {
+    return await fs.promises.readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw error;
+  }
+}
+
+/** The file as a listed item if it is older than `olderThan` (and still there). */
+async function listedItem(file: string, key: string, olderThan: Date): Promise<ListedItem | undefined> {
+  try {
+    const stats = await fs.promises.stat(file);
+    return stats.isFile() && stats.mtime < olderThan ? { key, sizeBytes: stats.size, modifiedAt: stats.mtime } : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // removed meanwhile
+    throw error;
   }
 }
 

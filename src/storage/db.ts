@@ -7,6 +7,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { knex, type Knex } from 'knex';
 import pg from 'pg';
+import { openDurablePGlite } from './durable-pglite';
 import { ADMIN_SOCKET_PORT } from './embedded-admin-socket';
 
 // bigint columns (form task ids, sizes) come back as strings from node-postgres; every value we
@@ -67,7 +68,8 @@ export function openDatabase(options: DbOptions): Db {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ClientPgLite = require('knex-pglite');
   if (options.embeddedDir) fs.mkdirSync(path.dirname(options.embeddedDir), { recursive: true });
-  const pglite = new PGlite(options.embeddedDir);
+  // In memory (tests) there is nothing to make durable; on disk, see durable-pglite.ts.
+  const pglite = options.embeddedDir ? openDurablePGlite(options.embeddedDir) : new PGlite();
   // knex-pglite takes an instance of our own as `connection.pglite` (its typings only know knex's shapes).
   const db = knex({
     client: ClientPgLite,

@@ -84,7 +84,7 @@ describe('altinn-gateway CLI', () => {
   it('system-user add: reads the password from the first line of stdin; refuses an empty one', async () => {
     const added = await cli(['system-user', 'add', '--owner', ORG, '--user', 'arkivsystem'], 'et-hemmelig-passord\nneste linje ignoreres\n');
     expect(added).toEqual({ code: 0, stdout: `Added system user 'arkivsystem' for service owner ${ORG} (Statens testetat).\n`, stderr: '' });
-    await expect(inspect((app) => app.authenticator.authenticate('arkivsystem', 'et-hemmelig-passord'))).resolves.toMatchObject({
+    await expect(inspect((app) => app.authenticator.authenticate('arkivsystem', 'et-hemmelig-passord', '127.0.0.1'))).resolves.toMatchObject({
       userName: 'arkivsystem',
     });
 

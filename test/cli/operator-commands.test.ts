@@ -34,7 +34,7 @@ function jsonLines(text: string): Record<string, unknown>[] {
 
 /** Log in as the server would (a fresh authenticator: no remembered verification). */
 function login(user: string, password: string): Promise<unknown> {
-  return cli.inspect((app) => app.authenticator.authenticate(user, password));
+  return cli.inspect((app) => app.authenticator.authenticate(user, password, '127.0.0.1'));
 }
 
 it('lists service owners as a table and as JSON lines', async () => {

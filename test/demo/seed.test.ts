@@ -32,7 +32,7 @@ async function blobBytes(key: string): Promise<Buffer> {
 describe('seedDemo', () => {
   it('creates the documented owner, system user and service, and is then no longer needed', async () => {
     expect(await isDemoNeeded(app)).toBe(false);
-    await expect(app.authenticator.authenticate('demo', 'demo-password-123')).resolves.toMatchObject({ serviceOwnerId });
+    await expect(app.authenticator.authenticate('demo', 'demo-password-123', '127.0.0.1')).resolves.toMatchObject({ serviceOwnerId });
     const service = await app.db('services').where({ service_owner_id: serviceOwnerId }).first();
     expect(service).toMatchObject({ service_code: '4711', service_edition_code: 1, name: 'Demo-skjema', download_queue: true });
     await expect(findDemo(app)).resolves.toMatchObject({ orgNumber: '910000001', systemUserName: 'demo' });

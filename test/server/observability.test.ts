@@ -71,7 +71,7 @@ describe('/metrics', () => {
     expect(sample(metrics, 'altinn_gateway_locked_system_users', '')).toBeUndefined(); // no labels: the line is name and value
     expect(metrics).toMatch(/^altinn_gateway_locked_system_users 0$/m);
 
-    for (let attempt = 0; attempt < 2; attempt++) await app.authenticator.authenticate('gauge-user', 'wrong-password').catch(() => undefined);
+    for (let attempt = 0; attempt < 2; attempt++) await app.authenticator.authenticate('gauge-user', 'wrong-password', '192.0.2.1').catch(() => undefined);
     metrics = await scrape();
     expect(metrics).toMatch(/^altinn_gateway_locked_system_users 1$/m);
     expect(sample(metrics, 'altinn_gateway_db_pool_connections', 'state="max"')).toBeGreaterThanOrEqual(1);

@@ -145,10 +145,15 @@ describe('GetDownloadQueueItems', () => {
     expectAltinnFault(await dq('GetDownloadQueueItems', {}), 989);
     expectAltinnFault(await dq('GetDownloadQueueItems', { systemUserName: null, systemPassword: null }), 989);
     expectAltinnFault(await dq('GetDownloadQueueItems', { systemUserName: owner.userName, systemPassword: 'wrong again' }), 989, /Invalid/);
-    // The third consecutive failure (maxFailedAttempts = 3) locks the user.
-    expectAltinnFault(await dq('GetDownloadQueueItems', { systemUserName: owner.userName, systemPassword: 'wrong' }), 989, /locked/);
+    // The third consecutive failure (maxFailedAttempts = 3) locks the name from this address.
+    expectAltinnFault(await dq('GetDownloadQueueItems', { systemUserName: owner.userName, systemPassword: 'wrong' }), 989, /^Too many failed logins/);
+    // An unknown name is counted and locked alike: the same fault, the same text.
+    for (let attempt = 0; attempt < 3; attempt++) await dq('GetDownloadQueueItems', { systemUserName: 'nobody-here', systemPassword: 'wrong' });
+    const unknownLocked = expectAltinnFault(await dq('GetDownloadQueueItems', { systemUserName: 'nobody-here', systemPassword: 'wrong' }), 989, /^Too many failed logins/);
+    const knownLocked = expectAltinnFault(await dq('GetDownloadQueueItems', { systemUserName: owner.userName, systemPassword: 'wrong' }), 989, /^Too many failed logins/);
+    expect(unknownLocked.message.replace(/after .*/, '')).toBe(knownLocked.message.replace(/after .*/, ''));
     // Locked: the right password is refused too, saying so.
-    expectAltinnFault(await dq('GetDownloadQueueItems', credentials(owner)), 989, /locked after too many failed logins/);
+    expectAltinnFault(await dq('GetDownloadQueueItems', credentials(owner)), 989, /^Too many failed logins for this system user name from this address: try again after /);
   });
 });
 

@@ -13,6 +13,7 @@ import { findResource } from '../../broker/resources';
 import { isBrokerError } from '../../broker/errors';
 import type { BrokerCaller, BrokerResource, FileTransfer } from '../../broker/types';
 import { isNationalIdentityNumber, orgNumberOf, orgNumberProblem, toPartyId } from '../../broker/parties';
+import type { OperationContext } from '../../soap/endpoint';
 import type { SoapFault } from '../../soap/fault';
 import { BROKER_ERROR_ID, brokerFault } from './faults';
 
@@ -21,8 +22,12 @@ export interface ActingSystemUser {
   organisations: ActingOrganisations;
 }
 
-export async function signIn(app: App, userName: unknown, password: unknown): Promise<ActingSystemUser> {
-  const user = await app.authenticator.authenticate(typeof userName === 'string' ? userName : null, typeof password === 'string' ? password : null);
+export async function signIn(app: App, userName: unknown, password: unknown, context: OperationContext): Promise<ActingSystemUser> {
+  const user = await app.authenticator.authenticate(
+    typeof userName === 'string' ? userName : null,
+    typeof password === 'string' ? password : null,
+    context.clientAddress,
+  );
   const organisations = await actingOrganisations(app.db, user.systemUserId);
   // Removed between the two reads: the same answer as a wrong name.
   if (!organisations) throw new AuthenticationError('invalid_credentials', 'Invalid system user name or password');

@@ -47,8 +47,8 @@ export function brokerBasicEndpoint(app: App, wsdlDir: string): SoapEndpointDefi
     operations: [
       testOperation,
 
-      operation('InitiateBrokerServiceBasic', async (input) => {
-        const user = await signIn(app, input.systemUserName, input.systemPassword);
+      operation('InitiateBrokerServiceBasic', async (input, context) => {
+        const user = await signIn(app, input.systemUserName, input.systemPassword, context);
         const manifest = (input.brokerServiceInitiation as Struct)?.Manifest as Struct;
         if (!manifest) throw brokerFault(BROKER_ERROR_ID.generic, 'brokerServiceInitiation/Manifest is required');
         const service = serviceOf(manifest, { required: true })!;
@@ -67,8 +67,8 @@ export function brokerBasicEndpoint(app: App, wsdlDir: string): SoapEndpointDefi
         return { InitiateBrokerServiceBasicResult: fileTransferId };
       }),
 
-      operation('GetAvailableFilesBasic', async (input) => {
-        const user = await signIn(app, input.systemUserName, input.systemPassword);
+      operation('GetAvailableFilesBasic', async (input, context) => {
+        const user = await signIn(app, input.systemUserName, input.systemPassword, context);
         const search = input.searchParameters as Struct;
         if (!search) throw brokerFault(BROKER_ERROR_ID.generic, 'searchParameters is required');
         const fileStatus = search.FileStatus;
@@ -90,8 +90,8 @@ export function brokerBasicEndpoint(app: App, wsdlDir: string): SoapEndpointDefi
         return { GetAvailableFilesBasicResult: { BrokerServiceAvailableFile: files.map((file) => availableFileValue(file, caller)) } };
       }),
 
-      operation('CheckIfAvailableFilesBasic', async (input) => {
-        const user = await signIn(app, input.systemUserName, input.systemPassword);
+      operation('CheckIfAvailableFilesBasic', async (input, context) => {
+        const user = await signIn(app, input.systemUserName, input.systemPassword, context);
         const poll = input.pollParameters as Struct;
         if (!poll) throw brokerFault(BROKER_ERROR_ID.generic, 'pollParameters is required');
         // Each string is an organisation number; Altinn also took comma-separated lists.
@@ -104,8 +104,8 @@ export function brokerBasicEndpoint(app: App, wsdlDir: string): SoapEndpointDefi
         return { CheckIfAvailableFilesBasicResult: available };
       }),
 
-      operation('ConfirmDownloadedBasic', async (input) => {
-        const user = await signIn(app, input.systemUserName, input.systemPassword);
+      operation('ConfirmDownloadedBasic', async (input, context) => {
+        const user = await signIn(app, input.systemUserName, input.systemPassword, context);
         const caller = actFor(user, input.reportee, 'reportee');
         const reference = referenceOf(input.fileReference);
         try {

@@ -46,8 +46,8 @@ export function brokerStreamedEndpoint(app: App, wsdlDir: string): SoapEndpointD
         request: contract.UploadFileStreamedBasic.request,
         requestHeaders: contract.UploadFileStreamedBasic.headers,
         response: contract.UploadFileStreamedBasic.response,
-        handle: async (input) => {
-          const user = await signIn(app, input.SystemUserName, input.SystemPassword);
+        handle: async (input, context) => {
+          const user = await signIn(app, input.SystemUserName, input.SystemPassword, context);
           const caller = actFor(user, input.Reportee, 'Reportee');
           const reference = typeof input.Reference === 'string' ? input.Reference.trim() : '';
           if (!reference) throw brokerFault(BROKER_ERROR_ID.notABrokerFile, 'The Reference header is required: the reference InitiateBrokerServiceBasic returned');
@@ -85,8 +85,8 @@ export function brokerStreamedEndpoint(app: App, wsdlDir: string): SoapEndpointD
         soapAction: STREAMED_SOAP_ACTION_PREFIX + 'DownloadFileStreamedBasic',
         request: contract.DownloadFileStreamedBasic.request,
         response: contract.DownloadFileStreamedBasic.response,
-        handle: async (input) => {
-          const user = await signIn(app, input.systemUserName, input.systemPassword);
+        handle: async (input, context) => {
+          const user = await signIn(app, input.systemUserName, input.systemPassword, context);
           const caller = actFor(user, input.reportee, 'reportee');
           const reference = typeof input.fileReference === 'string' ? input.fileReference.trim() : '';
           if (!reference) throw brokerFault(BROKER_ERROR_ID.notABrokerFile, 'fileReference is required');

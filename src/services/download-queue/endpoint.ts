@@ -35,8 +35,8 @@ export function downloadQueueEndpoint(app: App, wsdlDir: string): SoapEndpointDe
     operations: [
       testOperation,
 
-      operation('GetDownloadQueueItems', async (input) => {
-        const user = await authenticate(app.authenticator, input.systemUserName, input.systemPassword);
+      operation('GetDownloadQueueItems', async (input, context) => {
+        const user = await authenticate(app.authenticator, input.systemUserName, input.systemPassword, context);
         const items = await listQueue(app, {
           serviceOwnerId: user.serviceOwnerId,
           serviceCode: input.serviceCode as string | null,
@@ -45,23 +45,23 @@ export function downloadQueueEndpoint(app: App, wsdlDir: string): SoapEndpointDe
         return { GetDownloadQueueItemsResult: { DownloadQueueItemBE: items.map(toQueueItem) } };
       }),
 
-      operation('PurgeItem', async (input) => {
-        const user = await authenticate(app.authenticator, input.systemUserName, input.systemPassword);
+      operation('PurgeItem', async (input, context) => {
+        const user = await authenticate(app.authenticator, input.systemUserName, input.systemPassword, context);
         const archiveReference = requireString(input, 'archiveReference');
         await purgeItem(app, { serviceOwnerId: user.serviceOwnerId, systemUserId: user.systemUserId, archiveReference });
         // A known client compares the result with "OK".
         return { PurgeItemResult: 'OK' };
       }),
 
-      operation('GetArchivedFormTaskBasicDQ', async (input) => {
-        const user = await authenticate(app.authenticator, input.systemUserName, input.systemPassword);
+      operation('GetArchivedFormTaskBasicDQ', async (input, context) => {
+        const user = await authenticate(app.authenticator, input.systemUserName, input.systemPassword, context);
         const archiveReference = requireString(input, 'archiveReference');
         const task = await getFormTask(app, { serviceOwnerId: user.serviceOwnerId, archiveReference });
         return { GetArchivedFormTaskBasicDQResult: await toArchivedFormTask(app, task, input.includeXmlNamespace === true) };
       }),
 
-      operation('GetFormSetPdfBasic', async (input) => {
-        const user = await authenticate(app.authenticator, input.systemName, input.systemPassword);
+      operation('GetFormSetPdfBasic', async (input, context) => {
+        const user = await authenticate(app.authenticator, input.systemName, input.systemPassword, context);
         const archiveReference = requireString(input, 'archiveReference');
         try {
           requirePdfLanguage(input.languageId as number);

@@ -30,8 +30,8 @@ export function streamedArchiveEndpoint(app: App, wsdlDir: string): SoapEndpoint
         soapAction: GET_ATTACHMENT_SOAP_ACTION,
         request: contract.GetAttachmentDataStreamedBasic.request,
         response: contract.GetAttachmentDataStreamedBasic.response,
-        handle: async (input) => {
-          const user = await authenticate(app.authenticator, input.systemUserName, input.systemPassword);
+        handle: async (input, context) => {
+          const user = await authenticate(app.authenticator, input.systemUserName, input.systemPassword, context);
           if (typeof input.attachmentId !== 'number') throw altinnFault(ERROR_ID.generic, 'The parameter attachmentId is required');
           const attachment = await getAttachment(app, { serviceOwnerId: user.serviceOwnerId, attachmentId: input.attachmentId });
           if ((await app.blobs.stat(attachment.blobKey)) !== attachment.sizeBytes) {

@@ -4,66 +4,30 @@
  * directory: no transfer is half-published, no bytes are left without a row, and the pending work
  * runs (the scan is done again, the transfer published once).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BROKER_SCOPES, issueLocalOrganisationToken } from '../../../src/auth/organisation-tokens';
-import { openApp } from '../../../src/app';
 import { loadConfig } from '../../../src/config';
-import { CapturedOutput } from '../../helpers/cli-runner';
-import { main } from '../../../src/cli/main';
-import { createTestDatabase, type TestDatabase } from '../../helpers/database';
+import { createGatewayProcess, type GatewayProcess } from '../../helpers/gateway-process';
 import { startTestClamd, type TestClamd } from '../../helpers/clamd';
-import { freePort } from '../../helpers/processes';
 import { ORGS, party } from '../../helpers/broker';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const MiB = 1024 * 1024;
 
-let workDir: string;
-let database: TestDatabase;
+let gw: GatewayProcess;
 let clamd: TestClamd;
 let env: NodeJS.ProcessEnv;
 let port: number;
-let gateway: ChildProcess | undefined;
 let senderToken: string;
 let recipientToken: string;
-/** What the gateway processes logged (shown when a test fails). */
-let gatewayLog = '';
 
-async function cli(args: string[]): Promise<void> {
-  const stdout = new CapturedOutput();
-  const stderr = new CapturedOutput();
-  const code = await main(args, { stdin: process.stdin, stdout, stderr, env });
-  if (code !== 0) throw new Error(`altinn-gateway ${args.join(' ')} failed: ${stderr.text}`);
-}
-
-async function startGateway(): Promise<void> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/altinn-gateway.js'), 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdout!.on('data', (chunk: Buffer) => (gatewayLog += chunk.toString()));
-  gateway = child;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the gateway exited (${child.exitCode}): ${stderr}`);
-    const healthy = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
-    if (healthy) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`the gateway did not start: ${stderr}`);
-}
-
-async function kill9(): Promise<void> {
-  const child = gateway!;
-  gateway = undefined;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
+const startGateway = () => gw.start();
+const kill9 = () => gw.kill9();
+const blobFiles = () => gw.blobFiles();
+const eventually = (check: () => Promise<boolean>, what: string, timeoutMs?: number) => gw.eventually(check, what, timeoutMs);
+const rows = <T>(sql: string, bindings: unknown[] = []) => gw.rows<T>(sql, bindings);
 
 async function api(method: string, urlPath: string, token: string, body?: unknown): Promise<{ status: number; json: any; bytes: Buffer }> {
   const response = await fetch(`http://127.0.0.1:${port}/broker/api/v1${urlPath}`, {
@@ -104,60 +68,12 @@ async function upload(id: string, bytes: Buffer): Promise<number> {
   return response.status;
 }
 
-/** Files of the blob store: stored blobs (two-level folders) and partial ones (tmp/). */
-async function blobFiles(): Promise<{ blobs: string[]; partials: string[] }> {
-  const root = path.join(env.DATA_DIR!, 'blobs');
-  const blobs: string[] = [];
-  for (const first of await readdir(root).catch(() => [])) {
-    if (!/^[0-9a-f]{2}$/.test(first)) continue;
-    for (const second of await readdir(path.join(root, first))) {
-      for (const file of await readdir(path.join(root, first, second))) blobs.push(`${first}/${second}/${file}`);
-    }
-  }
-  const partials = await readdir(path.join(root, 'tmp')).catch(() => []);
-  return { blobs: blobs.sort(), partials };
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached in time: ${what}\ngateway log:\n${gatewayLog}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** Rows of the gateway's database, read by the CLI's own app (closed again at once). */
-async function rows<T>(sql: string, bindings: unknown[] = []): Promise<T[]> {
-  // The embedded database admits one process: read it only while the gateway is down.
-  const app = await openApp(loadConfig(env), { migrate: false });
-  try {
-    const result = await app.db.raw(sql, bindings as never[]);
-    return result.rows as T[];
-  } finally {
-    await app.close();
-  }
-}
-
 beforeAll(async () => {
-  // The child process runs the compiled gateway: compile the sources as they are now.
-  const build = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
-  workDir = await mkdtemp(path.join(tmpdir(), 'agw-crash-'));
-  database = await createTestDatabase();
   clamd = await startTestClamd();
-  port = await freePort();
-  env = {
-    PATH: process.env.PATH,
-    DATA_DIR: path.join(workDir, 'data'),
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    CLAMD_URL: clamd.unixUrl,
-    JOBS_POLL_INTERVAL_MS: '100',
-    ...(database.databaseUrl && { DATABASE_URL: database.databaseUrl }),
-  };
-  await cli(['migrate']);
-  await cli(['broker', 'resource', 'set', '--resource', 'crash-test', '--owner', ORGS.serviceOwner]);
+  gw = await createGatewayProcess({ CLAMD_URL: clamd.unixUrl });
+  ({ env, port } = gw);
+  await gw.cli(['migrate']);
+  await gw.cli(['broker', 'resource', 'set', '--resource', 'crash-test', '--owner', ORGS.serviceOwner]);
   const jwt = loadConfig(env).messages.jwt;
   senderToken = await issueLocalOrganisationToken(jwt, env.DATA_DIR!, { orgNumber: ORGS.sender, scopes: [BROKER_SCOPES.write], ttlSeconds: 3600 });
   recipientToken = await issueLocalOrganisationToken(jwt, env.DATA_DIR!, { orgNumber: ORGS.recipient, scopes: [BROKER_SCOPES.read], ttlSeconds: 3600 });
@@ -165,15 +81,13 @@ beforeAll(async () => {
 
 afterEach(() => {
   const state = expect.getState();
-  if (state.assertionCalls !== state.numPassingAsserts || process.env.CRASH_TEST_LOG) process.stderr.write(`gateway log:\n${gatewayLog}\n`);
-  gatewayLog = '';
+  if (state.assertionCalls !== state.numPassingAsserts || process.env.CRASH_TEST_LOG) process.stderr.write(`gateway log:\n${gw.log}\n`);
+  gw.log = '';
 });
 
 afterAll(async () => {
-  if (gateway) await kill9();
+  await gw?.close();
   await clamd?.close();
-  await database?.drop();
-  if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
 it('loses nothing and keeps no stray bytes when killed in the middle of an upload', async () => {

@@ -72,16 +72,20 @@ describe('989: credentials', () => {
       // A user of its own for each wrong password: three failures would lock it.
       const wrong = { ...(await soap.addSystemUser(ORGS.sender)), password: 'not the password' };
       expectFault(await call(wrong), 989, /^Incorrect username\/password$/);
-      expectFault(await call({ ...wrong, userName: 'nobody-at-all' }), 989, /^Incorrect username\/password$/);
+      // Unknown names are counted like existing ones: a fresh one for each call too.
+      expectFault(await call({ ...wrong, userName: `nobody-at-all-${calls.indexOf(call)}` }), 989, /^Incorrect username\/password$/);
     }
     // Nil headers (Metro sends a null as xsi:nil).
     expectFault(await soap.upload({ reference, reportee: ORGS.sender, userName: null, password: null }), 989, /^Incorrect username\/password$/);
   });
 
-  test('after repeated failures the system user is locked, even with the right password', async () => {
+  test('after repeated failures the name is locked from that address, even with the right password; an unknown name alike', async () => {
     const user = await soap.addSystemUser(ORGS.sender);
     for (let i = 0; i < 3; i++) expectFault(await soap.initiate({ ...user, password: 'wrong' }), 989);
-    expectFault(await soap.initiate(user), 989, /locked/);
+    expectFault(await soap.initiate(user), 989, /^Too many failed logins for this system user name from this address: try again after /);
+    const unknown = { ...user, userName: 'nobody-locked' };
+    for (let i = 0; i < 3; i++) expectFault(await soap.initiate({ ...unknown, password: 'wrong' }), 989);
+    expectFault(await soap.initiate(unknown), 989, /^Too many failed logins for this system user name from this address: try again after /);
   });
 });
 
