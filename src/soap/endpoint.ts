@@ -42,6 +42,28 @@ export interface SoapOperation {
   handle(input: Record<string, unknown>, context: OperationContext): Promise<Record<string, unknown>>;
 }
 
+/** One operation's shapes in a service contract (services/<door>/contract.ts). */
+export interface OperationContract {
+  request: ElementDescriptor;
+  response: ElementDescriptor;
+  headers?: FieldDescriptor[];
+}
+
+/**
+ * Builds a contract's operations: `operation(name, handle)` answers the SOAPAction
+ * `soapActionPrefix + name` with the contract's request, response and header shapes.
+ */
+export function contractOperations<C extends Record<string, OperationContract>>(contract: C, soapActionPrefix: string) {
+  return (name: keyof C & string, handle: SoapOperation['handle']): SoapOperation => ({
+    name,
+    soapAction: soapActionPrefix + name,
+    request: contract[name]!.request,
+    response: contract[name]!.response,
+    ...(contract[name]!.headers && { requestHeaders: contract[name]!.headers }),
+    handle,
+  });
+}
+
 export interface SoapEndpointDefinition {
   /** Short name for logs and metrics, e.g. 'DownloadQueueExternalBasic'. */
   name: string;

@@ -5,6 +5,7 @@
  * that one hands each part over whole, in memory, which is right for bounded requests only.
  */
 import fs from 'node:fs';
+import { parseHeaders } from './mime-part-headers';
 
 export interface FilePart {
   /** Header names in lower case. */
@@ -72,15 +73,6 @@ async function findDelimiters(file: string, needle: Buffer): Promise<number[]> {
     carry = Buffer.from(window.subarray(window.length - keep));
   }
   return found;
-}
-
-function parseHeaders(block: string): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of block.replace(/\r\n[ \t]+/g, ' ').split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return headers;
 }
 
 async function readRange(file: string, position: number, length: number): Promise<Buffer> {

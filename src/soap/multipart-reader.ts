@@ -10,6 +10,7 @@
  * and a closing boundary without a final CRLF. Every read is serialised, so `discardRest` can
  * follow a consumer that gave up in the middle of a part.
  */
+import { parseHeaders } from './mime-part-headers';
 
 export class MultipartFormatError extends Error {
   override name = 'MultipartFormatError';
@@ -222,11 +223,3 @@ function notFinished(): MultipartFormatError {
   return new MultipartFormatError('Multipart stream not finished');
 }
 
-function parseHeaders(block: string): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of block.replace(/\r\n[ \t]+/g, ' ').split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return headers;
-}

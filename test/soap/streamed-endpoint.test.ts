@@ -16,6 +16,7 @@ import type { Readable } from 'node:stream';
 import fastify, { type FastifyInstance } from 'fastify';
 import { createMetrics } from '../../src/observability/metrics';
 import { registerBodyTimeouts, serverTimeoutOptions } from '../../src/request-timeouts';
+import { registerPublicBaseUrl } from '../../src/services/public-base-url';
 import { registerSoapEndpoint, type SoapEndpointDefinition } from '../../src/soap/endpoint';
 import { altinnFault } from '../../src/soap/fault';
 import { BROKER } from '../../src/soap/namespaces';
@@ -71,6 +72,7 @@ beforeAll(async () => {
   const wsdlFile = path.join(wsdlDir, 'Streamed.wsdl');
   await writeFile(wsdlFile, '<definitions><address location="http://localhost:8080/Svc/Streamed.svc"/></definitions>');
   server = fastify({ logger: false });
+  registerPublicBaseUrl(server, undefined); // as the gateway's server does: the WSDL's address comes from it
   registerSoapEndpoint(server, endpoint(wsdlFile), { limits: LIMITS, metrics: createMetrics() });
   baseUrl = await server.listen({ port: 0, host: '127.0.0.1' });
 });
@@ -200,6 +202,7 @@ describe('time bounds (src/request-timeouts.ts): the envelope within the body ti
 
   beforeAll(async () => {
     timed = fastify({ logger: false, ...serverTimeoutOptions(TIMEOUTS) });
+    registerPublicBaseUrl(timed, undefined);
     registerBodyTimeouts(timed, TIMEOUTS);
     registerSoapEndpoint(timed, endpoint(path.join(wsdlDir, 'Streamed.wsdl')), { limits: LIMITS, metrics: createMetrics() });
     timedUrl = await timed.listen({ port: 0, host: '127.0.0.1' });

@@ -18,7 +18,7 @@ import { loadFileTransfer } from '../../broker/file-transfer-store';
 import { orgNumberOf } from '../../broker/parties';
 import type { BrokerCaller } from '../../broker/types';
 import { clientFault } from '../../soap/fault';
-import type { SoapEndpointDefinition, SoapOperation } from '../../soap/endpoint';
+import { contractOperations, type SoapEndpointDefinition } from '../../soap/endpoint';
 import { testOperation } from '../altinn-common';
 import { actFor, fileNotFoundFault, signIn } from './acting-system-user';
 import { BASIC_SOAP_ACTION_PREFIX, BROKER_RESPONSE_NAMESPACES, brokerBasicContract as contract } from './contract';
@@ -30,13 +30,7 @@ export const BROKER_BASIC_PATH = '/ServiceEngineExternal/BrokerServiceExternalBa
 type Struct = Record<string, unknown> | null | undefined;
 
 export function brokerBasicEndpoint(app: App, wsdlDir: string): SoapEndpointDefinition {
-  const operation = (name: keyof typeof contract, handle: SoapOperation['handle']): SoapOperation => ({
-    name,
-    soapAction: BASIC_SOAP_ACTION_PREFIX + name,
-    request: contract[name].request,
-    response: contract[name].response,
-    handle,
-  });
+  const operation = contractOperations(contract, BASIC_SOAP_ACTION_PREFIX);
 
   return {
     name: 'BrokerServiceExternalBasic',

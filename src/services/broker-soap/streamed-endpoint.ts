@@ -17,7 +17,7 @@ import { requireLegacyFileTransfer } from '../../broker/altinn2/legacy-file-tran
 import { isBrokerError } from '../../broker/errors';
 import { loadFileTransfer } from '../../broker/file-transfer-store';
 import { uploadFileTransfer } from '../../broker/upload-file-transfer';
-import type { SoapEndpointDefinition } from '../../soap/endpoint';
+import { contractOperations, type SoapEndpointDefinition } from '../../soap/endpoint';
 import { isInboundBinary, type BinaryPart } from '../../soap/schema';
 import { testOperation } from '../altinn-common';
 import { actFor, fileNotFoundFault, signIn } from './acting-system-user';
@@ -30,6 +30,8 @@ export const BROKER_STREAMED_PATH = '/ServiceEngineExternal/BrokerServiceExterna
 export const BROKER_STREAMED_TYPO_PATH = '/ServiceEngineExternal/BrokerServiceExternalStreamedBasic.svc';
 
 export function brokerStreamedEndpoint(app: App, wsdlDir: string): SoapEndpointDefinition {
+  const operation = contractOperations(contract, STREAMED_SOAP_ACTION_PREFIX);
+
   return {
     name: 'BrokerServiceExternalBasicStreamed',
     path: BROKER_STREAMED_PATH,
@@ -40,68 +42,55 @@ export function brokerStreamedEndpoint(app: App, wsdlDir: string): SoapEndpointD
     operations: [
       testOperation,
 
-      {
-        name: 'UploadFileStreamedBasic',
-        soapAction: STREAMED_SOAP_ACTION_PREFIX + 'UploadFileStreamedBasic',
-        request: contract.UploadFileStreamedBasic.request,
-        requestHeaders: contract.UploadFileStreamedBasic.headers,
-        response: contract.UploadFileStreamedBasic.response,
-        handle: async (input, context) => {
-          const user = await signIn(app, input.SystemUserName, input.SystemPassword, context);
-          const caller = actFor(user, input.Reportee, 'Reportee');
-          const reference = typeof input.Reference === 'string' ? input.Reference.trim() : '';
-          if (!reference) throw brokerFault(BROKER_ERROR_ID.notABrokerFile, 'The Reference header is required: the reference InitiateBrokerServiceBasic returned');
-          const data = isInboundBinary(input.DataStream) ? await nonEmpty(input.DataStream.open()) : undefined;
-          if (!data) throw brokerFault(BROKER_ERROR_ID.noFileData, 'No file data was received (DataStream is missing or empty)');
-          try {
-            // Only transfers on a service with an Altinn 2 code exist for this door.
-            await requireLegacyFileTransfer(app.broker, caller, reference, 'Sender');
-            // The FileName header (when given) names the file, as the upload is where Altinn 2 learnt it.
-            const fileName = typeof input.FileName === 'string' && input.FileName.trim() !== '' ? input.FileName.trim() : undefined;
-            await uploadFileTransfer(app.broker, caller, reference, data, { requireZip: true, fileName });
-          } catch (error) {
-            data.destroy();
-            if (isBrokerError(error, 'FileTransferNotFound')) throw await fileNotFoundFault(app, user, reference, caller, 'Sender');
-            throw error;
-          }
-          const transfer = await loadFileTransfer(app.db, reference);
-          if (!transfer) throw new Error(`transfer ${reference} vanished right after its upload`);
-          // Altinn 3 has no receipts: the pseudo-receipt of the transition bridge (CONTRACT §12).
-          const receipt = senderReceipt(transfer);
-          return {
-            LastChanged: formatLastChanged(receipt.lastChanged),
-            ParentReceiptId: 0,
-            ReceiptHistory: null,
-            ReceiptId: 0,
-            ReceiptStatusCode: receipt.status === 'Ok' ? 'OK' : receipt.status,
-            ReceiptText: receipt.text,
-            ReceiptTypeName: 'BrokerService',
-          };
-        },
-      },
+      operation('UploadFileStreamedBasic', async (input, context) => {
+        const user = await signIn(app, input.SystemUserName, input.SystemPassword, context);
+        const caller = actFor(user, input.Reportee, 'Reportee');
+        const reference = typeof input.Reference === 'string' ? input.Reference.trim() : '';
+        if (!reference) throw brokerFault(BROKER_ERROR_ID.notABrokerFile, 'The Reference header is required: the reference InitiateBrokerServiceBasic returned');
+        const data = isInboundBinary(input.DataStream) ? await nonEmpty(input.DataStream.open()) : undefined;
+        if (!data) throw brokerFault(BROKER_ERROR_ID.noFileData, 'No file data was received (DataStream is missing or empty)');
+        try {
+          // Only transfers on a service with an Altinn 2 code exist for this door.
+          await requireLegacyFileTransfer(app.broker, caller, reference, 'Sender');
+          // The FileName header (when given) names the file, as the upload is where Altinn 2 learnt it.
+          const fileName = typeof input.FileName === 'string' && input.FileName.trim() !== '' ? input.FileName.trim() : undefined;
+          await uploadFileTransfer(app.broker, caller, reference, data, { requireZip: true, fileName });
+        } catch (error) {
+          data.destroy();
+          if (isBrokerError(error, 'FileTransferNotFound')) throw await fileNotFoundFault(app, user, reference, caller, 'Sender');
+          throw error;
+        }
+        const transfer = await loadFileTransfer(app.db, reference);
+        if (!transfer) throw new Error(`transfer ${reference} vanished right after its upload`);
+        // Altinn 3 has no receipts: the pseudo-receipt of the transition bridge (CONTRACT §12).
+        const receipt = senderReceipt(transfer);
+        return {
+          LastChanged: formatLastChanged(receipt.lastChanged),
+          ParentReceiptId: 0,
+          ReceiptHistory: null,
+          ReceiptId: 0,
+          ReceiptStatusCode: receipt.status === 'Ok' ? 'OK' : receipt.status,
+          ReceiptText: receipt.text,
+          ReceiptTypeName: 'BrokerService',
+        };
+      }),
 
-      {
-        name: 'DownloadFileStreamedBasic',
-        soapAction: STREAMED_SOAP_ACTION_PREFIX + 'DownloadFileStreamedBasic',
-        request: contract.DownloadFileStreamedBasic.request,
-        response: contract.DownloadFileStreamedBasic.response,
-        handle: async (input, context) => {
-          const user = await signIn(app, input.systemUserName, input.systemPassword, context);
-          const caller = actFor(user, input.reportee, 'reportee');
-          const reference = typeof input.fileReference === 'string' ? input.fileReference.trim() : '';
-          if (!reference) throw brokerFault(BROKER_ERROR_ID.notABrokerFile, 'fileReference is required');
-          let download;
-          try {
-            // The whole file (Range has no meaning here), with the manifest shim where the service uses it.
-            download = await downloadLegacyFile(app.broker, caller, reference);
-          } catch (error) {
-            if (isBrokerError(error, 'FileTransferNotFound')) throw await fileNotFoundFault(app, user, reference, caller, 'Recipient');
-            throw error;
-          }
-          const file: BinaryPart = { kind: 'binary', contentType: 'application/octet-stream', sizeBytes: download.size, open: () => download.open() };
-          return { DownloadFileStreamedBasicResult: file };
-        },
-      },
+      operation('DownloadFileStreamedBasic', async (input, context) => {
+        const user = await signIn(app, input.systemUserName, input.systemPassword, context);
+        const caller = actFor(user, input.reportee, 'reportee');
+        const reference = typeof input.fileReference === 'string' ? input.fileReference.trim() : '';
+        if (!reference) throw brokerFault(BROKER_ERROR_ID.notABrokerFile, 'fileReference is required');
+        let download;
+        try {
+          // The whole file (Range has no meaning here), with the manifest shim where the service uses it.
+          download = await downloadLegacyFile(app.broker, caller, reference);
+        } catch (error) {
+          if (isBrokerError(error, 'FileTransferNotFound')) throw await fileNotFoundFault(app, user, reference, caller, 'Recipient');
+          throw error;
+        }
+        const file: BinaryPart = { kind: 'binary', contentType: 'application/octet-stream', sizeBytes: download.size, open: () => download.open() };
+        return { DownloadFileStreamedBasicResult: file };
+      }),
     ],
   };
 }

@@ -10,7 +10,7 @@ import { purgeItem } from '../../archive/purge-item';
 import type { ArchivedFormTask, QueueItem } from '../../archive/types';
 import { renderFormSetPdf, requirePdfLanguage, UnsupportedPdfLanguage } from '../../pdf/form-set-pdf';
 import { altinnFault, SoapFault } from '../../soap/fault';
-import type { SoapEndpointDefinition, SoapOperation } from '../../soap/endpoint';
+import { contractOperations, type SoapEndpointDefinition } from '../../soap/endpoint';
 import type { BinaryPart } from '../../soap/schema';
 import { authenticate, ERROR_ID, mapServiceOwnerError, requireString, testOperation } from '../altinn-common';
 import { archivedFormTaskValue, attachmentPart } from './archived-form-task';
@@ -19,13 +19,7 @@ import { downloadQueueContract as contract, SOAP_ACTION_PREFIX } from './contrac
 export const DOWNLOAD_QUEUE_PATH = '/ArchiveExternal/DownloadQueueExternalBasic.svc';
 
 export function downloadQueueEndpoint(app: App, wsdlDir: string): SoapEndpointDefinition {
-  const operation = (name: keyof typeof contract, handle: SoapOperation['handle']): SoapOperation => ({
-    name,
-    soapAction: SOAP_ACTION_PREFIX + name,
-    request: contract[name].request,
-    response: contract[name].response,
-    handle,
-  });
+  const operation = contractOperations(contract, SOAP_ACTION_PREFIX);
 
   return {
     name: 'DownloadQueueExternalBasic',
