@@ -10,6 +10,7 @@ import * as sensitiveFields from './004_sensitive_fields';
 import * as jobs from './005_jobs';
 import * as broker from './006_broker';
 import * as brokerSoap from './007_broker_soap';
+import * as uploadPartMd5 from './008_upload_part_md5';
 
 export interface Migration {
   name: string;
@@ -25,4 +26,5 @@ export const migrations: Migration[] = [
   { name: '005_jobs', ...jobs },
   { name: '006_broker', ...broker },
   { name: '007_broker_soap', ...brokerSoap },
+  { name: '008_upload_part_md5', ...uploadPartMd5 },
 ];

@@ -42,6 +42,8 @@ export interface FileTransferRow {
   status_text: string | null;
   status_changed_at: Date;
   published_at: Date | null;
+  /** The upload that currently counts (upload-attempts.ts), or null. */
+  upload_attempt: string | null;
 }
 
 interface RecipientRow {
@@ -94,6 +96,10 @@ export function fileTransferFromRows(row: FileTransferRow, recipients: Recipient
 
 /** Many transfers with their recipients, in the order of `ids` (two queries, whatever the count). */
 export async function loadFileTransfers(db: Queryable, ids: string[]): Promise<FileTransfer[]> {
+  return (await loadFileTransfersWithAttempts(db, ids)).map(({ transfer }) => transfer);
+}
+
+async function loadFileTransfersWithAttempts(db: Queryable, ids: string[]): Promise<{ transfer: FileTransfer; uploadAttempt: string | null }[]> {
   if (ids.length === 0) return [];
   const rows = await db<FileTransferRow>('broker_file_transfers').whereIn('id', ids).select();
   const recipients = await db<RecipientRow>('broker_recipients').whereIn('file_transfer_id', ids).select();
@@ -103,15 +109,19 @@ export async function loadFileTransfers(db: Queryable, ids: string[]): Promise<F
     list.push(recipient);
     byTransfer.set(recipient.file_transfer_id, list);
   }
-  const byId = new Map(rows.map((row) => [row.id, fileTransferFromRows(row, byTransfer.get(row.id) ?? [])]));
+  const byId = new Map(rows.map((row) => [row.id, { transfer: fileTransferFromRows(row, byTransfer.get(row.id) ?? []), uploadAttempt: row.upload_attempt }]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
 export async function loadFileTransfer(db: Queryable, fileTransferId: string): Promise<FileTransfer | undefined> {
+  return (await loadFileTransferWithAttempt(db, fileTransferId))?.transfer;
+}
+
+async function loadFileTransferWithAttempt(db: Queryable, fileTransferId: string): Promise<{ transfer: FileTransfer; uploadAttempt: string | null } | undefined> {
   const id = normaliseFileTransferId(fileTransferId);
   if (!id) return undefined;
-  const [transfer] = await loadFileTransfers(db, [id]);
-  return transfer;
+  const [loaded] = await loadFileTransfersWithAttempts(db, [id]);
+  return loaded;
 }
 
 /** The caller's role on a transfer, or undefined when it is not a party to it. */
@@ -130,12 +140,23 @@ export function isRecipient(transfer: FileTransfer, caller: BrokerCaller): boole
  * party's transfer, is FileTransferNotFound, so a stranger cannot learn that it exists.
  */
 export async function requireFileTransfer(db: Queryable, fileTransferId: string, caller: BrokerCaller, role?: 'Sender' | 'Recipient'): Promise<FileTransfer> {
-  const transfer = await loadFileTransfer(db, fileTransferId);
-  if (!transfer) throw brokerError('FileTransferNotFound');
+  return (await requireFileTransferWithAttempt(db, fileTransferId, caller, role)).transfer;
+}
+
+/** requireFileTransfer, with the transfer's current upload attempt read from the same row. */
+export async function requireFileTransferWithAttempt(
+  db: Queryable,
+  fileTransferId: string,
+  caller: BrokerCaller,
+  role?: 'Sender' | 'Recipient',
+): Promise<{ transfer: FileTransfer; uploadAttempt: string | null }> {
+  const loaded = await loadFileTransferWithAttempt(db, fileTransferId);
+  if (!loaded) throw brokerError('FileTransferNotFound');
+  const { transfer } = loaded;
   const callerRole = roleOf(transfer, caller);
   const allowed = role === undefined ? callerRole !== undefined : role === 'Recipient' ? isRecipient(transfer, caller) : callerRole === 'Sender';
   if (!allowed) throw brokerError('FileTransferNotFound');
-  return transfer;
+  return loaded;
 }
 
 /** Locks the transfer row for the rest of `trx` and returns the transfer as it is now. */

@@ -141,7 +141,7 @@ export class HashingWriter extends Writable {
   }
 
   private startSlabs(): void {
-    if (this.hashing === 'main-thread') {
+    if (this.hashing === 'main-thread' || this.algorithms.length === 0) {
       this.slabs = Array.from({ length: SLAB_COUNT }, () => Buffer.allocUnsafeSlow(SLAB_BYTES));
       this.mainThreadHashes = this.algorithms.map((algorithm) => createHash(algorithm));
     } else {

@@ -116,7 +116,7 @@ it('writes chunks at the stored offset and publishes with the MD5 and SHA-256 ha
   const first = await write(id, 0, bytes.subarray(0, 100_000));
   expect(first).toEqual({ changed: true, upload: expect.objectContaining({ uploadOffset: 100_000, expiresAt: new Date(clock.now().getTime() + UPLOAD_EXPIRATION_MS) }) });
   expect((await getResumableUpload(ctx, SENDER, { fileTransferId: id })).uploadOffset).toBe(100_000);
-  await write(id, 100_000, bytes.subarray(100_000, 250_000));
+  await write(id, 100_000, bytes.subarray(100_000, 250_000), { expectedMd5: md5(bytes.subarray(100_000, 250_000)) });
   const last = await write(id, 250_000, bytes.subarray(250_000));
   expect(last.upload).toMatchObject({ uploadOffset: bytes.length, expiresAt: null });
 
@@ -125,10 +125,11 @@ it('writes chunks at the stored offset and publishes with the MD5 and SHA-256 ha
   expect(transfer).toMatchObject({ fileTransferSize: bytes.length, checksum: md5(bytes), sha256: sha256(bytes) });
   expect((await readBlob(transfer.blobKey!)).equals(bytes)).toBe(true);
   const parts = await app.db('broker_upload_parts').where({ upload_id: upload.uploadId }).orderBy('part_number').select('part_number', 'offset', 'size_bytes', 'md5');
+  // A part has its own MD5 only when the client sent one to check (the upload's are the running hash's).
   expect(parts).toEqual([
-    { part_number: 1, offset: 0, size_bytes: 100_000, md5: md5(bytes.subarray(0, 100_000)) },
+    { part_number: 1, offset: 0, size_bytes: 100_000, md5: null },
     { part_number: 2, offset: 100_000, size_bytes: 150_000, md5: md5(bytes.subarray(100_000, 250_000)) },
-    { part_number: 3, offset: 250_000, size_bytes: 50_000, md5: md5(bytes.subarray(250_000)) },
+    { part_number: 3, offset: 250_000, size_bytes: 50_000, md5: null },
   ]);
   // A repeated last chunk (its answer was lost) changes nothing; any other offset is a conflict.
   expect(await write(id, bytes.length, Buffer.alloc(0))).toEqual({ changed: false, upload: expect.objectContaining({ uploadOffset: bytes.length }) });

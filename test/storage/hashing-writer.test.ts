@@ -80,6 +80,15 @@ it('computes only the algorithms asked for', async () => {
   expect(writer.digests()).toEqual({ md5: createHash('md5').update(data).digest('hex') });
 });
 
+it('with no algorithm only places the bytes (past the first slab too)', async () => {
+  const data = randomBytes(3 * SLAB_BYTES + 5);
+  const sink = Buffer.alloc(data.length);
+  const writer = new HashingWriter({ algorithms: [], hashing: pool(1), writeAt: async (bytes, position) => void bytes.copy(sink, position) });
+  await pipeline(Readable.from(randomlyChunked(data)), writer);
+  expect(writer.digests()).toEqual({});
+  expect(sink.equals(data)).toBe(true);
+});
+
 it('holds the source back while the sink is slow: bytes ahead of the sink stay within the slabs', async () => {
   let release!: () => void;
   const sinkBlocked = new Promise<void>((resolve) => (release = resolve));
