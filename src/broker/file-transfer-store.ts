@@ -161,10 +161,15 @@ export async function requireFileTransferWithAttempt(
 
 /** Locks the transfer row for the rest of `trx` and returns the transfer as it is now. */
 export async function lockFileTransfer(trx: Knex.Transaction, fileTransferId: string): Promise<FileTransfer | undefined> {
+  return (await lockFileTransferWithAttempt(trx, fileTransferId))?.transfer;
+}
+
+/** lockFileTransfer, with the transfer's current upload attempt read from the same row. */
+export async function lockFileTransferWithAttempt(trx: Knex.Transaction, fileTransferId: string): Promise<{ transfer: FileTransfer; uploadAttempt: string | null } | undefined> {
   const row = await trx<FileTransferRow>('broker_file_transfers').where({ id: fileTransferId }).forUpdate().first();
   if (!row) return undefined;
   const recipients = await trx<RecipientRow>('broker_recipients').where({ file_transfer_id: fileTransferId }).select();
-  return fileTransferFromRows(row, recipients);
+  return { transfer: fileTransferFromRows(row, recipients), uploadAttempt: row.upload_attempt };
 }
 
 /** Appends a status row and makes it the transfer's current status. The caller holds the row lock. */

@@ -28,7 +28,7 @@ import { enqueueJob } from '../jobs/queue';
 import { BlobTooLargeError, type BlobStore } from '../storage/blob-store';
 import { HashingWriter } from '../storage/hashing-writer';
 import { brokerError, isBrokerError } from './errors';
-import { lockFileTransfer, requireFileTransferWithAttempt } from './file-transfer-store';
+import { lockFileTransferWithAttempt, requireFileTransferWithAttempt } from './file-transfer-store';
 import { COMPOSE_UPLOAD_JOB } from './job-kinds';
 import { requireResource } from './resources';
 import { deleteBlobLater } from './status-changes';
@@ -453,9 +453,8 @@ export async function createFinalUpload(ctx: BrokerContext, caller: BrokerCaller
   };
   await ctx.db.transaction(async (trx) => {
     // Under the transfer's lock, so that a job aborting a replaced attempt cannot take the partials meanwhile.
-    const locked = await lockFileTransfer(trx, transfer.fileTransferId);
-    const attempt = await trx('broker_file_transfers').where({ id: transfer.fileTransferId }).first<{ upload_attempt: string | null }>('upload_attempt');
-    if (!locked || !UPLOADABLE_STATUSES.includes(locked.status.status) || attempt?.upload_attempt !== CONCAT_ATTEMPT) throw brokerError('FileTransferAlreadyUploaded');
+    const locked = await lockFileTransferWithAttempt(trx, transfer.fileTransferId);
+    if (!locked || !UPLOADABLE_STATUSES.includes(locked.transfer.status.status) || locked.uploadAttempt !== CONCAT_ATTEMPT) throw brokerError('FileTransferAlreadyUploaded');
     await loadPartials(trx, transfer.fileTransferId, ids);
     await trx('broker_uploads').insert(row);
     // The partials must outlive the composition.
