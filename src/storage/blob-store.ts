@@ -385,6 +385,12 @@ function uploadIdOf(uploadKey: string): string {
 
 /** Bytes written between two early flushes of a file being streamed in. */
 const EARLY_FLUSH_BYTES = 32 * 1024 * 1024;
+/**
+ * Early flushes in flight in the process at most: each holds one of libuv's (by default four)
+ * threads until the disk has the bytes, and the other file operations need the rest.
+ */
+const MAX_EARLY_FLUSHES = 2;
+let earlyFlushes = 0;
 
 /**
  * Starts the disk writes of a large file while it is still arriving (fdatasync every
@@ -402,15 +408,16 @@ class EarlyFlusher {
 
   written(bytes: number): void {
     this.sinceFlush += bytes;
-    if (this.sinceFlush < EARLY_FLUSH_BYTES || this.flushing || this.failure !== undefined) return;
+    if (this.sinceFlush < EARLY_FLUSH_BYTES || this.flushing || this.failure !== undefined || earlyFlushes >= MAX_EARLY_FLUSHES) return;
     this.sinceFlush = 0;
-    this.flushing = this.handle.datasync().then(
-      () => (this.flushing = undefined),
-      (error: unknown) => {
-        this.failure = error;
+    earlyFlushes++;
+    this.flushing = this.handle
+      .datasync()
+      .catch((error: unknown) => void (this.failure = error))
+      .finally(() => {
+        earlyFlushes--;
         this.flushing = undefined;
-      },
-    );
+      });
   }
 
   /** Resolves when no flush is in flight (before the file is closed or truncated). */
