@@ -44,6 +44,9 @@ export interface FileTransferRow {
   published_at: Date | null;
   /** The upload that currently counts (upload-attempts.ts), or null. */
   upload_attempt: string | null;
+  /** The process streaming that upload, and until when its claim holds. */
+  upload_attempt_owner: string | null;
+  upload_attempt_expires_at: Date | null;
 }
 
 interface RecipientRow {
@@ -179,7 +182,7 @@ export async function appendTransferStatus(
   status: FileTransferStatus,
   at: Date,
   text: string | null = null,
-  extra: Partial<Pick<FileTransferRow, 'published_at' | 'blob_key' | 'size_bytes' | 'sha256' | 'checksum'>> = {},
+  extra: Partial<Pick<FileTransferRow, 'published_at' | 'blob_key' | 'size_bytes' | 'sha256' | 'checksum' | 'upload_attempt' | 'upload_attempt_owner' | 'upload_attempt_expires_at' | 'file_name'>> = {},
 ): Promise<void> {
   await trx('broker_file_transfer_statuses').insert({ file_transfer_id: fileTransferId, status, status_text: text, changed_at: at });
   await trx('broker_file_transfers')

@@ -99,10 +99,9 @@ export async function startUploadAttempt(
     const { transfer, uploadAttempt: previous } = locked;
     if (!UPLOADABLE_STATUSES.includes(transfer.status.status)) throw brokerError('FileTransferAlreadyUploaded');
     if (previous !== attempt) await discardAttempt(trx, ctx, fileTransferId, previous);
-    await trx('broker_file_transfers')
-      .where({ id: fileTransferId })
-      .update({ upload_attempt: attempt, ...attemptLease(ctx), ...(options.fileName !== undefined && { file_name: options.fileName }) });
-    if (transfer.status.status === 'Initialized' || options.recordEveryAttempt) await appendTransferStatus(trx, fileTransferId, 'UploadStarted', ctx.clock.now());
+    const started = { upload_attempt: attempt, ...attemptLease(ctx), ...(options.fileName !== undefined && { file_name: options.fileName }) };
+    if (transfer.status.status === 'Initialized' || options.recordEveryAttempt) await appendTransferStatus(trx, fileTransferId, 'UploadStarted', ctx.clock.now(), null, started);
+    else await trx('broker_file_transfers').where({ id: fileTransferId }).update(started);
   });
   ctx.wakeJobs();
 }
