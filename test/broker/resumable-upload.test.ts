@@ -103,6 +103,32 @@ async function pendingUploadFiles(): Promise<string[]> {
   return (await (ctx.blobs as FileBlobStore).listUploads()).map((upload) => upload.uploadKey);
 }
 
+it('costs a chunk five statements and no transaction of its own, and leaves the lease free after it', async () => {
+  const id = await initialize();
+  const bytes = randomBytes(3000);
+  const upload = await createResumableUpload(ctx, SENDER, id, { kind: 'single', uploadLength: bytes.length });
+  await write(id, 0, bytes.subarray(0, 1000));
+  const sql: string[] = [];
+  const listener = (query: { sql: string }) => sql.push(query.sql);
+  app.db.on('query', listener);
+  try {
+    await write(id, 1000, bytes.subarray(1000, 2000));
+  } finally {
+    app.db.removeListener('query', listener);
+  }
+  // The transfer and its recipients, the upload row, the lease (numbering the part), the commit of the part.
+  expect(sql).toHaveLength(5);
+  expect(sql.some((statement) => /^(BEGIN|COMMIT)/i.test(statement))).toBe(false);
+  const row = await app.db('broker_uploads').where({ id: upload.uploadId }).first();
+  expect(row).toMatchObject({ lease_token: null, lease_until: null });
+  expect(Number(row.upload_offset)).toBe(2000);
+  const parts = await app.db('broker_upload_parts').where({ upload_id: upload.uploadId }).orderBy('part_number').select('part_number', 'offset');
+  expect(parts.map((part: { part_number: number; offset: number | string }) => [part.part_number, Number(part.offset)])).toEqual([
+    [1, 0],
+    [2, 1000],
+  ]);
+});
+
 it('writes chunks at the stored offset and publishes with the MD5 and SHA-256 hashed on the way', async () => {
   const id = await initialize();
   const bytes = randomBytes(300_000);
