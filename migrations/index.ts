@@ -13,6 +13,7 @@ import * as brokerSoap from './007_broker_soap';
 import * as stableKeys from './008_stable_keys';
 import * as stagedEncryption from './009_staged_encryption';
 import * as loginFailures from './010_login_failures';
+import * as uploadPartMd5 from './011_upload_part_md5';
 
 export interface Migration {
   name: string;
@@ -31,4 +32,5 @@ export const migrations: Migration[] = [
   { name: '008_stable_keys', ...stableKeys },
   { name: '009_staged_encryption', ...stagedEncryption },
   { name: '010_login_failures', ...loginFailures },
+  { name: '011_upload_part_md5', ...uploadPartMd5 },
 ];

@@ -42,6 +42,11 @@ export interface FileTransferRow {
   status_text: string | null;
   status_changed_at: Date;
   published_at: Date | null;
+  /** The upload that currently counts (upload-attempts.ts), or null. */
+  upload_attempt: string | null;
+  /** The process streaming that upload, and until when its claim holds. */
+  upload_attempt_owner: string | null;
+  upload_attempt_expires_at: Date | null;
 }
 
 interface RecipientRow {
@@ -94,6 +99,10 @@ export function fileTransferFromRows(row: FileTransferRow, recipients: Recipient
 
 /** Many transfers with their recipients, in the order of `ids` (two queries, whatever the count). */
 export async function loadFileTransfers(db: Queryable, ids: string[]): Promise<FileTransfer[]> {
+  return (await loadFileTransfersWithAttempts(db, ids)).map(({ transfer }) => transfer);
+}
+
+async function loadFileTransfersWithAttempts(db: Queryable, ids: string[]): Promise<{ transfer: FileTransfer; uploadAttempt: string | null }[]> {
   if (ids.length === 0) return [];
   const rows = await db<FileTransferRow>('broker_file_transfers').whereIn('id', ids).select();
   const recipients = await db<RecipientRow>('broker_recipients').whereIn('file_transfer_id', ids).select();
@@ -103,15 +112,19 @@ export async function loadFileTransfers(db: Queryable, ids: string[]): Promise<F
     list.push(recipient);
     byTransfer.set(recipient.file_transfer_id, list);
   }
-  const byId = new Map(rows.map((row) => [row.id, fileTransferFromRows(row, byTransfer.get(row.id) ?? [])]));
+  const byId = new Map(rows.map((row) => [row.id, { transfer: fileTransferFromRows(row, byTransfer.get(row.id) ?? []), uploadAttempt: row.upload_attempt }]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
 export async function loadFileTransfer(db: Queryable, fileTransferId: string): Promise<FileTransfer | undefined> {
+  return (await loadFileTransferWithAttempt(db, fileTransferId))?.transfer;
+}
+
+async function loadFileTransferWithAttempt(db: Queryable, fileTransferId: string): Promise<{ transfer: FileTransfer; uploadAttempt: string | null } | undefined> {
   const id = normaliseFileTransferId(fileTransferId);
   if (!id) return undefined;
-  const [transfer] = await loadFileTransfers(db, [id]);
-  return transfer;
+  const [loaded] = await loadFileTransfersWithAttempts(db, [id]);
+  return loaded;
 }
 
 /** The caller's role on a transfer, or undefined when it is not a party to it. */
@@ -130,20 +143,36 @@ export function isRecipient(transfer: FileTransfer, caller: BrokerCaller): boole
  * party's transfer, is FileTransferNotFound, so a stranger cannot learn that it exists.
  */
 export async function requireFileTransfer(db: Queryable, fileTransferId: string, caller: BrokerCaller, role?: 'Sender' | 'Recipient'): Promise<FileTransfer> {
-  const transfer = await loadFileTransfer(db, fileTransferId);
-  if (!transfer) throw brokerError('FileTransferNotFound');
+  return (await requireFileTransferWithAttempt(db, fileTransferId, caller, role)).transfer;
+}
+
+/** requireFileTransfer, with the transfer's current upload attempt read from the same row. */
+export async function requireFileTransferWithAttempt(
+  db: Queryable,
+  fileTransferId: string,
+  caller: BrokerCaller,
+  role?: 'Sender' | 'Recipient',
+): Promise<{ transfer: FileTransfer; uploadAttempt: string | null }> {
+  const loaded = await loadFileTransferWithAttempt(db, fileTransferId);
+  if (!loaded) throw brokerError('FileTransferNotFound');
+  const { transfer } = loaded;
   const callerRole = roleOf(transfer, caller);
   const allowed = role === undefined ? callerRole !== undefined : role === 'Recipient' ? isRecipient(transfer, caller) : callerRole === 'Sender';
   if (!allowed) throw brokerError('FileTransferNotFound');
-  return transfer;
+  return loaded;
 }
 
 /** Locks the transfer row for the rest of `trx` and returns the transfer as it is now. */
 export async function lockFileTransfer(trx: Knex.Transaction, fileTransferId: string): Promise<FileTransfer | undefined> {
+  return (await lockFileTransferWithAttempt(trx, fileTransferId))?.transfer;
+}
+
+/** lockFileTransfer, with the transfer's current upload attempt read from the same row. */
+export async function lockFileTransferWithAttempt(trx: Knex.Transaction, fileTransferId: string): Promise<{ transfer: FileTransfer; uploadAttempt: string | null } | undefined> {
   const row = await trx<FileTransferRow>('broker_file_transfers').where({ id: fileTransferId }).forUpdate().first();
   if (!row) return undefined;
   const recipients = await trx<RecipientRow>('broker_recipients').where({ file_transfer_id: fileTransferId }).select();
-  return fileTransferFromRows(row, recipients);
+  return { transfer: fileTransferFromRows(row, recipients), uploadAttempt: row.upload_attempt };
 }
 
 /** Appends a status row and makes it the transfer's current status. The caller holds the row lock. */
@@ -153,7 +182,7 @@ export async function appendTransferStatus(
   status: FileTransferStatus,
   at: Date,
   text: string | null = null,
-  extra: Partial<Pick<FileTransferRow, 'published_at' | 'blob_key' | 'size_bytes' | 'sha256' | 'checksum'>> = {},
+  extra: Partial<Pick<FileTransferRow, 'published_at' | 'blob_key' | 'size_bytes' | 'sha256' | 'checksum' | 'upload_attempt' | 'upload_attempt_owner' | 'upload_attempt_expires_at' | 'file_name'>> = {},
 ): Promise<void> {
   await trx('broker_file_transfer_statuses').insert({ file_transfer_id: fileTransferId, status, status_text: text, changed_at: at });
   await trx('broker_file_transfers')

@@ -28,7 +28,7 @@ import { enqueueJob } from '../jobs/queue';
 import { BlobTooLargeError, type BlobStore } from '../storage/blob-store';
 import { HashingWriter } from '../storage/hashing-writer';
 import { brokerError, isBrokerError } from './errors';
-import { lockFileTransfer, requireFileTransfer } from './file-transfer-store';
+import { lockFileTransferWithAttempt, requireFileTransferWithAttempt } from './file-transfer-store';
 import { COMPOSE_UPLOAD_JOB } from './job-kinds';
 import { requireResource } from './resources';
 import { deleteBlobLater } from './status-changes';
@@ -148,9 +148,8 @@ function isExpired(ctx: BrokerContext, row: UploadRow): boolean {
 }
 
 async function loadUploadState(ctx: BrokerContext, caller: BrokerCaller, fileTransferId: string): Promise<TransferUploadState> {
-  const transfer = await requireFileTransfer(ctx.db, fileTransferId, caller, 'Sender');
-  const row = await ctx.db('broker_file_transfers').where({ id: transfer.fileTransferId }).first<{ upload_attempt: string | null }>('upload_attempt');
-  return { transfer, attempt: row?.upload_attempt ?? null };
+  const { transfer, uploadAttempt } = await requireFileTransferWithAttempt(ctx.db, fileTransferId, caller, 'Sender');
+  return { transfer, attempt: uploadAttempt };
 }
 
 /**
@@ -186,22 +185,39 @@ async function requireSizeAllowed(ctx: BrokerContext, transfer: FileTransfer, si
 // ---------------------------------------------------------------------------------------------
 // Leases
 
-/**
- * Takes the upload's lease if no one holds it; `expectedOffset` additionally requires the offset
- * not to have moved. An incomplete upload that has expired cannot be leased any more (the expiry
- * sweep may be deleting it).
- */
-async function acquireLease(ctx: BrokerContext, uploadId: string, options: { expectedOffset?: number } = {}): Promise<string | undefined> {
+/** Takes the upload's lease if no one holds it. An incomplete upload that has expired cannot be leased any more. */
+async function acquireLease(ctx: BrokerContext, uploadId: string): Promise<string | undefined> {
   const token = randomUUID();
+  const updated = await leasable(ctx, uploadId).update(leaseTaken(ctx, token));
+  return updated === 1 ? token : undefined;
+}
+
+/**
+ * acquireLease for writing the chunk at `offset` (the stored offset must still be that), also
+ * answering the number the chunk's part will have, in the same statement.
+ */
+async function acquireWriteLease(ctx: BrokerContext, uploadId: string, offset: number): Promise<{ lease: string; partNumber: number } | undefined> {
+  const token = randomUUID();
+  const partCount = ctx.db.raw('(SELECT count(*) FROM broker_upload_parts WHERE broker_upload_parts.upload_id = broker_uploads.id) AS part_count');
+  const [taken] = await leasable(ctx, uploadId)
+    .where({ upload_offset: offset })
+    .update(leaseTaken(ctx, token))
+    .returning<{ part_count: number | string }[]>([partCount as unknown as string]);
+  return taken ? { lease: token, partNumber: Number(taken.part_count) + 1 } : undefined;
+}
+
+/** The upload, unless someone holds its lease or it has expired unfinished (the sweep may be deleting it). */
+function leasable(ctx: BrokerContext, uploadId: string): Knex.QueryBuilder {
   const now = ctx.clock.now();
-  const query = ctx
+  return ctx
     .db('broker_uploads')
     .where({ id: uploadId })
     .where((free) => free.whereNull('lease_until').orWhere('lease_until', '<=', now))
     .where((alive) => alive.whereNotNull('completed_at').orWhere('expires_at', '>', now));
-  if (options.expectedOffset !== undefined) query.where({ upload_offset: options.expectedOffset });
-  const updated = await query.update({ lease_token: token, lease_until: new Date(now.getTime() + UPLOAD_LEASE_MS) });
-  return updated === 1 ? token : undefined;
+}
+
+function leaseTaken(ctx: BrokerContext, token: string): { lease_token: string; lease_until: Date } {
+  return { lease_token: token, lease_until: new Date(ctx.clock.now().getTime() + UPLOAD_LEASE_MS) };
 }
 
 async function releaseLease(ctx: BrokerContext, uploadId: string, token: string): Promise<void> {
@@ -437,9 +453,8 @@ export async function createFinalUpload(ctx: BrokerContext, caller: BrokerCaller
   };
   await ctx.db.transaction(async (trx) => {
     // Under the transfer's lock, so that a job aborting a replaced attempt cannot take the partials meanwhile.
-    const locked = await lockFileTransfer(trx, transfer.fileTransferId);
-    const attempt = await trx('broker_file_transfers').where({ id: transfer.fileTransferId }).first<{ upload_attempt: string | null }>('upload_attempt');
-    if (!locked || !UPLOADABLE_STATUSES.includes(locked.status.status) || attempt?.upload_attempt !== CONCAT_ATTEMPT) throw brokerError('FileTransferAlreadyUploaded');
+    const locked = await lockFileTransferWithAttempt(trx, transfer.fileTransferId);
+    if (!locked || !UPLOADABLE_STATUSES.includes(locked.transfer.status.status) || locked.uploadAttempt !== CONCAT_ATTEMPT) throw brokerError('FileTransferAlreadyUploaded');
     await loadPartials(trx, transfer.fileTransferId, ids);
     await trx('broker_uploads').insert(row);
     // The partials must outlive the composition.
@@ -514,23 +529,24 @@ export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCal
   if (request.offset !== offsetOf(row)) throw offsetMismatch(offsetOf(row), request.offset);
   if (request.contentLength !== undefined && request.offset + request.contentLength > length) throw chunkTooLong(request.offset + request.contentLength, length);
 
-  const lease = await acquireLease(ctx, row.id, { expectedOffset: request.offset });
-  if (!lease) {
+  const taken = await acquireWriteLease(ctx, row.id, request.offset);
+  if (!taken) {
     const now = await ctx.db<UploadRow>('broker_uploads').where({ id: row.id }).first();
     if (!now || isExpired(ctx, now)) throw uploadNotFound();
     if (offsetOf(now) !== request.offset) throw offsetMismatch(offsetOf(now), request.offset);
     throw uploadLocked(row.id);
   }
-  let completing = false;
+  const { lease, partNumber } = taken;
+  let leaseHeld = true;
   try {
-    const parts = await ctx.db('broker_upload_parts').where({ upload_id: row.id }).count<{ count: number | string }[]>({ count: '*' });
-    const partNumber = Number(parts[0]?.count ?? 0) + 1;
     const hash = takeRunningHash(ctx, row, request.offset);
     const body = hash ? teeInto(request.source, hash.writer) : request.source;
     const renewal = keepLease(ctx, row.id, lease, body);
     let written: Awaited<ReturnType<BlobStore['writeUploadPart']>>;
     try {
-      written = await ctx.blobs.writeUploadPart(row.upload_key!, { partNumber, offset: request.offset }, body, { maxBytes: length - request.offset });
+      // The part's own MD5 only when the client sent one to check: the running hash covers the upload.
+      const options = { maxBytes: length - request.offset, md5: request.expectedMd5 !== undefined };
+      written = await ctx.blobs.writeUploadPart(row.upload_key!, { partNumber, offset: request.offset }, body, options);
     } catch (error) {
       dropRunningHash(hash);
       if (error instanceof BlobTooLargeError) throw chunkTooLong(undefined, length);
@@ -545,32 +561,69 @@ export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCal
 
     const newOffset = request.offset + written.sizeBytes;
     const now = ctx.clock.now();
-    const committed = await ctx.db.transaction(async (trx) => {
-      const updated = await trx('broker_uploads')
-        .where({ id: row.id, lease_token: lease, upload_offset: request.offset })
-        .update({ upload_offset: newOffset, last_activity_at: now, expires_at: expiryAfter(now) });
-      if (updated !== 1) return false;
-      if (written.sizeBytes > 0) {
-        await trx('broker_upload_parts').insert({ upload_id: row.id, part_number: partNumber, offset: request.offset, size_bytes: written.sizeBytes, etag: written.etag, md5: written.md5 });
-      }
-      return true;
+    const completing = newOffset === length;
+    const committed = await commitPart(ctx, {
+      uploadId: row.id,
+      lease,
+      offset: request.offset,
+      moved: { upload_offset: newOffset, last_activity_at: now, expires_at: expiryAfter(now) },
+      // The last chunk keeps the lease for completing the upload.
+      releaseLease: !completing,
+      part: written.sizeBytes > 0 ? { part_number: partNumber, offset: request.offset, size_bytes: written.sizeBytes, etag: written.etag, md5: written.md5 ?? null } : undefined,
     });
     if (!committed) {
       dropRunningHash(hash);
       throw uploadLocked(row.id);
     }
     const advanced: UploadRow = { ...row, upload_offset: newOffset, last_activity_at: now, expires_at: expiryAfter(now) };
-    if (newOffset < length) {
+    if (!completing) {
+      leaseHeld = false;
       if (hash) putBackRunningHash(ctx, row.id, { ...hash, offset: newOffset });
       return { upload: toUpload(advanced), changed: true };
     }
-    completing = true;
+    leaseHeld = false; // finishUpload releases it
     const hashes = hash ? await hashesOf(hash) : { md5: null, sha256: null };
     const finished = await finishUpload(ctx, advanced, lease, hashes);
     return { upload: toUpload(finished), changed: true };
   } finally {
-    if (!completing) await releaseLease(ctx, row.id, lease);
+    if (leaseHeld) await releaseLease(ctx, row.id, lease);
   }
+}
+
+interface PartCommit {
+  uploadId: string;
+  lease: string;
+  /** Where the chunk started: the stored offset must still be that. */
+  offset: number;
+  moved: Pick<UploadRow, 'upload_offset' | 'last_activity_at' | 'expires_at'>;
+  releaseLease: boolean;
+  /** Absent for an empty chunk. */
+  part?: { part_number: number; offset: number; size_bytes: number; etag: string; md5: string | null };
+}
+
+/**
+ * Moves the offset (still holding the lease, from the offset the chunk started at) and records the
+ * part, in one statement (atomic without a transaction of its own). False if the lease was lost.
+ */
+async function commitPart(ctx: BrokerContext, commit: PartCommit): Promise<boolean> {
+  const released = commit.releaseLease ? { lease_token: null, lease_until: null } : {};
+  const move = ctx
+    .db('broker_uploads')
+    .where({ id: commit.uploadId, lease_token: commit.lease, upload_offset: commit.offset })
+    .update({ ...commit.moved, ...released })
+    .returning('id');
+  if (!commit.part) return (await move).length === 1;
+  const { part } = commit;
+  const recorded = await ctx.db
+    .with('moved', move)
+    .insert(
+      ctx.db
+        .from('moved')
+        .select('moved.id', ctx.db.raw('?::integer', [part.part_number]), ctx.db.raw('?::bigint', [part.offset]), ctx.db.raw('?::bigint', [part.size_bytes]), ctx.db.raw('?::text', [part.etag]), ctx.db.raw('?::varchar(32)', [part.md5])),
+    )
+    .into(ctx.db.raw('broker_upload_parts (upload_id, part_number, "offset", size_bytes, etag, md5)'))
+    .returning('upload_id');
+  return recorded.length === 1;
 }
 
 function chunkTooLong(end: number | undefined, length: number): ResumableUploadError {

@@ -12,7 +12,7 @@ import { enqueueJob } from '../jobs/queue';
 import { isDeadLocalOwner, PROCESS_OWNER } from '../process-identity';
 import { brokerError } from './errors';
 import { recordEvents } from './events';
-import { appendTransferStatus, lockFileTransfer } from './file-transfer-store';
+import { appendTransferStatus, lockFileTransferWithAttempt } from './file-transfer-store';
 import { ABORT_UPLOAD_JOB, PROCESS_UPLOAD_JOB } from './job-kinds';
 import { deleteBlobLater, fail, publish } from './status-changes';
 import { STATUS_TEXTS, UPLOADABLE_STATUSES, type BrokerContext, type BrokerResource, type FileTransfer, type FileTransferStatus } from './types';
@@ -53,8 +53,8 @@ export async function abandonDeadUploadAttempts(ctx: BrokerContext): Promise<num
     const expired = candidate.upload_attempt_expires_at !== null && new Date(candidate.upload_attempt_expires_at).getTime() < now.getTime();
     if (!expired && !isDeadLocalOwner(candidate.upload_attempt_owner)) continue;
     abandoned += await ctx.db.transaction(async (trx) => {
-      const transfer = await lockFileTransfer(trx, candidate.id);
-      if (!transfer || transfer.status.status !== 'UploadStarted' || (await currentAttempt(trx, candidate.id)) !== candidate.upload_attempt) return 0;
+      const locked = await lockFileTransferWithAttempt(trx, candidate.id);
+      if (!locked || locked.transfer.status.status !== 'UploadStarted' || locked.uploadAttempt !== candidate.upload_attempt) return 0;
       await trx('broker_file_transfers').where({ id: candidate.id }).update(NO_ATTEMPT);
       await discardAttempt(trx, ctx, candidate.id, candidate.upload_attempt);
       return 1;
@@ -94,15 +94,14 @@ export async function startUploadAttempt(
   options: { recordEveryAttempt: boolean; fileName?: string },
 ): Promise<void> {
   await ctx.db.transaction(async (trx) => {
-    const transfer = await lockFileTransfer(trx, fileTransferId);
-    if (!transfer) throw brokerError('FileTransferNotFound');
+    const locked = await lockFileTransferWithAttempt(trx, fileTransferId);
+    if (!locked) throw brokerError('FileTransferNotFound');
+    const { transfer, uploadAttempt: previous } = locked;
     if (!UPLOADABLE_STATUSES.includes(transfer.status.status)) throw brokerError('FileTransferAlreadyUploaded');
-    const previous = await currentAttempt(trx, fileTransferId);
     if (previous !== attempt) await discardAttempt(trx, ctx, fileTransferId, previous);
-    await trx('broker_file_transfers')
-      .where({ id: fileTransferId })
-      .update({ upload_attempt: attempt, ...attemptLease(ctx), ...(options.fileName !== undefined && { file_name: options.fileName }) });
-    if (transfer.status.status === 'Initialized' || options.recordEveryAttempt) await appendTransferStatus(trx, fileTransferId, 'UploadStarted', ctx.clock.now());
+    const started = { upload_attempt: attempt, ...attemptLease(ctx), ...(options.fileName !== undefined && { file_name: options.fileName }) };
+    if (transfer.status.status === 'Initialized' || options.recordEveryAttempt) await appendTransferStatus(trx, fileTransferId, 'UploadStarted', ctx.clock.now(), null, started);
+    else await trx('broker_file_transfers').where({ id: fileTransferId }).update(started);
   });
   ctx.wakeJobs();
 }
@@ -122,13 +121,14 @@ export interface UploadedBytes {
  */
 export async function attachUploadedBytes(ctx: BrokerContext, fileTransferId: string, attempt: string, bytes: UploadedBytes): Promise<FileTransferStatus> {
   const outcome = await ctx.db.transaction(async (trx): Promise<FileTransferStatus | 'lost' | 'mismatch'> => {
-    const transfer = await lockFileTransfer(trx, fileTransferId);
-    if (!transfer || !UPLOADABLE_STATUSES.includes(transfer.status.status) || (await currentAttempt(trx, fileTransferId)) !== attempt) {
+    const locked = await lockFileTransferWithAttempt(trx, fileTransferId);
+    if (!locked || !UPLOADABLE_STATUSES.includes(locked.transfer.status.status) || locked.uploadAttempt !== attempt) {
       await deleteBlobLater(trx, ctx, bytes.key);
       return 'lost';
     }
-    await trx('broker_file_transfers').where({ id: fileTransferId }).update(NO_ATTEMPT);
+    const { transfer } = locked;
     if (bytes.md5 !== null && transfer.checksumGiven && bytes.md5 !== transfer.checksum?.toLowerCase()) {
+      await trx('broker_file_transfers').where({ id: fileTransferId }).update(NO_ATTEMPT);
       await fail(trx, ctx, transfer, STATUS_TEXTS.checksumMismatch, bytes.key);
       return 'mismatch';
     }
@@ -136,6 +136,7 @@ export async function attachUploadedBytes(ctx: BrokerContext, fileTransferId: st
     await trx('broker_file_transfers')
       .where({ id: fileTransferId })
       .update({
+        ...NO_ATTEMPT,
         blob_key: bytes.key,
         size_bytes: bytes.sizeBytes,
         sha256: bytes.sha256,
@@ -166,11 +167,11 @@ export async function enqueueProcessing(trx: Knex.Transaction, ctx: BrokerContex
 /** The current attempt broke mid-stream: the transfer fails ("Error occurred while uploading fileTransfer"). */
 export async function failCurrentAttempt(ctx: BrokerContext, fileTransferId: string, attempt: string): Promise<void> {
   await ctx.db.transaction(async (trx) => {
-    const transfer = await lockFileTransfer(trx, fileTransferId);
-    if (!transfer || !UPLOADABLE_STATUSES.includes(transfer.status.status) || (await currentAttempt(trx, fileTransferId)) !== attempt) return;
+    const locked = await lockFileTransferWithAttempt(trx, fileTransferId);
+    if (!locked || !UPLOADABLE_STATUSES.includes(locked.transfer.status.status) || locked.uploadAttempt !== attempt) return;
     await trx('broker_file_transfers').where({ id: fileTransferId }).update(NO_ATTEMPT);
     await discardAttempt(trx, ctx, fileTransferId, attempt);
-    await fail(trx, ctx, transfer, STATUS_TEXTS.uploadError, null);
+    await fail(trx, ctx, locked.transfer, STATUS_TEXTS.uploadError, null);
   });
   ctx.wakeJobs();
 }

@@ -145,15 +145,13 @@ export class HashingWriter extends Writable {
       this.slabs = Array.from({ length: SLAB_COUNT }, () => Buffer.allocUnsafeSlow(SLAB_BYTES));
       this.mainThreadHashes = this.algorithms.map((algorithm) => createHash(algorithm));
     } else {
+      // The pool's recycled slabs even when nothing is hashed (a TUS part): fresh ones per stream
+      // would be garbage of SLAB_COUNT MiB every part.
       const shared = this.hashing.acquireSlabs(SLAB_COUNT, SLAB_BYTES);
       this.sharedSlabs = shared;
       this.slabs = shared.map((buffer) => Buffer.from(buffer));
-      this.offThread = this.hashing.start(
-        this.algorithms,
-        shared,
-        (slab) => this.release(slab),
-        (error) => this.fail(error),
-      );
+      if (this.algorithms.length === 0) this.mainThreadHashes = [];
+      else this.offThread = this.hashing.start(this.algorithms, shared, (slab) => this.release(slab), (error) => this.fail(error));
     }
     this.busy = new Array<number>(SLAB_COUNT).fill(0);
     this.free = Array.from({ length: SLAB_COUNT }, (_, i) => SLAB_COUNT - 1 - i);
@@ -226,14 +224,10 @@ export class HashingWriter extends Writable {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     if (this.failure) throw this.failure;
-    if (this.offThread) {
-      this.result = await this.offThread.finish();
-      // Every slab is free and the workers have answered for all of them: safe to reuse.
-      if (this.hashing !== 'main-thread' && this.sharedSlabs) this.hashing.releaseSlabs(this.sharedSlabs);
-      this.sharedSlabs = undefined;
-    } else {
-      this.result = digestRecord(this.algorithms, this.mainThreadHashes!);
-    }
+    this.result = this.offThread ? await this.offThread.finish() : digestRecord(this.algorithms, this.mainThreadHashes!);
+    // Every slab is free and the workers have answered for all of them: safe to reuse.
+    if (this.hashing !== 'main-thread' && this.sharedSlabs) this.hashing.releaseSlabs(this.sharedSlabs);
+    this.sharedSlabs = undefined;
   }
 
   private track<T>(write: Promise<T>): Promise<T> {

@@ -103,6 +103,32 @@ async function pendingUploadFiles(): Promise<string[]> {
   return (await (ctx.blobs as FileBlobStore).listUploads()).map((upload) => upload.uploadKey);
 }
 
+it('costs a chunk five statements and no transaction of its own, and leaves the lease free after it', async () => {
+  const id = await initialize();
+  const bytes = randomBytes(3000);
+  const upload = await createResumableUpload(ctx, SENDER, id, { kind: 'single', uploadLength: bytes.length });
+  await write(id, 0, bytes.subarray(0, 1000));
+  const sql: string[] = [];
+  const listener = (query: { sql: string }) => sql.push(query.sql);
+  app.db.on('query', listener);
+  try {
+    await write(id, 1000, bytes.subarray(1000, 2000));
+  } finally {
+    app.db.removeListener('query', listener);
+  }
+  // The transfer and its recipients, the upload row, the lease (numbering the part), the commit of the part.
+  expect(sql).toHaveLength(5);
+  expect(sql.some((statement) => /^(BEGIN|COMMIT)/i.test(statement))).toBe(false);
+  const row = await app.db('broker_uploads').where({ id: upload.uploadId }).first();
+  expect(row).toMatchObject({ lease_token: null, lease_until: null });
+  expect(Number(row.upload_offset)).toBe(2000);
+  const parts = await app.db('broker_upload_parts').where({ upload_id: upload.uploadId }).orderBy('part_number').select('part_number', 'offset');
+  expect(parts.map((part: { part_number: number; offset: number | string }) => [part.part_number, Number(part.offset)])).toEqual([
+    [1, 0],
+    [2, 1000],
+  ]);
+});
+
 it('writes chunks at the stored offset and publishes with the MD5 and SHA-256 hashed on the way', async () => {
   const id = await initialize();
   const bytes = randomBytes(300_000);
@@ -116,7 +142,7 @@ it('writes chunks at the stored offset and publishes with the MD5 and SHA-256 ha
   const first = await write(id, 0, bytes.subarray(0, 100_000));
   expect(first).toEqual({ changed: true, upload: expect.objectContaining({ uploadOffset: 100_000, expiresAt: new Date(clock.now().getTime() + UPLOAD_EXPIRATION_MS) }) });
   expect((await getResumableUpload(ctx, SENDER, { fileTransferId: id })).uploadOffset).toBe(100_000);
-  await write(id, 100_000, bytes.subarray(100_000, 250_000));
+  await write(id, 100_000, bytes.subarray(100_000, 250_000), { expectedMd5: md5(bytes.subarray(100_000, 250_000)) });
   const last = await write(id, 250_000, bytes.subarray(250_000));
   expect(last.upload).toMatchObject({ uploadOffset: bytes.length, expiresAt: null });
 
@@ -125,10 +151,11 @@ it('writes chunks at the stored offset and publishes with the MD5 and SHA-256 ha
   expect(transfer).toMatchObject({ fileTransferSize: bytes.length, checksum: md5(bytes), sha256: sha256(bytes) });
   expect((await readBlob(transfer.blobKey!)).equals(bytes)).toBe(true);
   const parts = await app.db('broker_upload_parts').where({ upload_id: upload.uploadId }).orderBy('part_number').select('part_number', 'offset', 'size_bytes', 'md5');
+  // A part has its own MD5 only when the client sent one to check (the upload's are the running hash's).
   expect(parts).toEqual([
-    { part_number: 1, offset: 0, size_bytes: 100_000, md5: md5(bytes.subarray(0, 100_000)) },
+    { part_number: 1, offset: 0, size_bytes: 100_000, md5: null },
     { part_number: 2, offset: 100_000, size_bytes: 150_000, md5: md5(bytes.subarray(100_000, 250_000)) },
-    { part_number: 3, offset: 250_000, size_bytes: 50_000, md5: md5(bytes.subarray(250_000)) },
+    { part_number: 3, offset: 250_000, size_bytes: 50_000, md5: null },
   ]);
   // A repeated last chunk (its answer was lost) changes nothing; any other offset is a conflict.
   expect(await write(id, bytes.length, Buffer.alloc(0))).toEqual({ changed: false, upload: expect.objectContaining({ uploadOffset: bytes.length }) });

@@ -53,6 +53,38 @@ it('stores a blob of several slabs, written and hashed off the main thread', asy
   expect(await digestBlob(store, stored.key)).toEqual(stored);
 });
 
+describe('early flushes of a large blob', () => {
+  const MIB = 1024 * 1024;
+  /** 72 MiB of one reused buffer: cheap to produce, past two 32 MiB flush marks. */
+  const large = () => Readable.from((function* () { const piece = Buffer.alloc(MIB, 5); for (let i = 0; i < 72; i++) yield piece; })());
+  let fileHandle: object;
+  beforeAll(async () => {
+    const handle = await fs.promises.open(__filename, 'r');
+    fileHandle = Object.getPrototypeOf(handle) as object;
+    await handle.close();
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('starts the disk writes while the bytes arrive, and still fsyncs before it answers', async () => {
+    const calls: string[] = [];
+    const datasync = jest.spyOn(fileHandle as { datasync(): Promise<void> }, 'datasync');
+    const sync = jest.spyOn(fileHandle as { sync(): Promise<void> }, 'sync');
+    datasync.mockImplementation(async function (this: unknown) { calls.push('datasync'); });
+    sync.mockImplementation(async function (this: unknown) { calls.push('sync'); });
+    const stored = await store.put(large());
+    expect(stored.sizeBytes).toBe(72 * MIB);
+    // At least one early flush; the fsync of the file comes after them all (then the directory's).
+    expect(calls.filter((call) => call === 'datasync').length).toBeGreaterThanOrEqual(1);
+    expect(calls.lastIndexOf('datasync')).toBeLessThan(calls.indexOf('sync'));
+  });
+
+  it('fails the write when an early flush fails, and keeps nothing', async () => {
+    jest.spyOn(fileHandle as { datasync(): Promise<void> }, 'datasync').mockRejectedValue(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await expect(store.put(large())).rejects.toThrow('EIO');
+    expect(filesUnder(root)).toEqual([]);
+  });
+});
+
 it('stores an empty blob', async () => {
   const stored = await store.put(Readable.from([]));
   expect(stored.sizeBytes).toBe(0);

@@ -80,6 +80,29 @@ it('computes only the algorithms asked for', async () => {
   expect(writer.digests()).toEqual({ md5: createHash('md5').update(data).digest('hex') });
 });
 
+it("with no algorithm only places the bytes (past the first slab too), through the pool's recycled slabs", async () => {
+  const workers = pool(1);
+  const recycled = workers.acquireSlabs(SLAB_COUNT, SLAB_BYTES);
+  workers.releaseSlabs(recycled);
+  const data = randomBytes(3 * SLAB_BYTES + 5);
+  const sink = Buffer.alloc(data.length);
+  const written = new Set<ArrayBufferLike>();
+  const writer = new HashingWriter({
+    algorithms: [],
+    hashing: workers,
+    writeAt: async (bytes, position) => {
+      written.add(bytes.buffer);
+      bytes.copy(sink, position);
+    },
+  });
+  await pipeline(Readable.from(randomlyChunked(data)), writer);
+  expect(writer.digests()).toEqual({});
+  expect(sink.equals(data)).toBe(true);
+  expect(written.size).toBeGreaterThan(0);
+  expect([...written].every((buffer) => recycled.includes(buffer as SharedArrayBuffer))).toBe(true);
+  expect(workers.acquireSlabs(SLAB_COUNT, SLAB_BYTES)).toBe(recycled); // given back
+});
+
 it('holds the source back while the sink is slow: bytes ahead of the sink stay within the slabs', async () => {
   let release!: () => void;
   const sinkBlocked = new Promise<void>((resolve) => (release = resolve));
