@@ -23,7 +23,8 @@ import type { Comparison } from '../lib/results';
 import { RssSampler, type RssSummary } from '../lib/rss';
 import { downloadRaw, type Download } from '../lib/stream-client';
 import { MIB, median, round } from '../lib/stats';
-import { describeProfiledRun, gcStats, overview, profileGateway, uploadFile, type BrokerSetup, type Upload } from './broker-support';
+import { describeProfiledRun, overview, profileGateway, uploadFile, type BrokerSetup, type Upload } from './broker-support';
+import { gcStats } from '../lib/gc-stats';
 
 type Direction = 'upload' | 'download';
 type System = 'gateway' | 'plain';

@@ -11,6 +11,7 @@ import { archiveFormTasks } from '../../src/archive/archive-form-tasks';
 import { FileBlobStore } from '../../src/storage/blob-store';
 import type { BenchContext } from '../lib/context';
 import { CpuMeter } from '../lib/cpu';
+import { gcStats } from '../lib/gc-stats';
 import { createOwner } from '../lib/fixtures';
 import { deterministicFile } from '../lib/input-files';
 import { scenarioLogger } from '../lib/log';
@@ -184,19 +185,6 @@ function check(download: Download, sha256: string, what: string): void {
   if (download.sha256 !== sha256) throw new Error(`${what}: sha256 mismatch (${download.sha256} ≠ ${sha256})`);
 }
 
-/** Totals of the gateway's nodejs_gc_duration_seconds (prom-client default metrics). */
-async function gcStats(baseUrl: string): Promise<{ majorCount: number; totalSeconds: number }> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  let majorCount = 0;
-  let totalSeconds = 0;
-  for (const line of text.split('\n')) {
-    const count = /^nodejs_gc_duration_seconds_count\{kind="major"\} (\S+)/.exec(line);
-    if (count) majorCount += Number(count[1]);
-    const sum = /^nodejs_gc_duration_seconds_sum\{kind="[^"]+"\} (\S+)/.exec(line);
-    if (sum) totalSeconds += Number(sum[1]);
-  }
-  return { majorCount, totalSeconds };
-}
 
 function mib(bytes: number): string {
   return (bytes / MIB).toFixed(1);

@@ -6,7 +6,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openApp, type App } from '../../src/app';
@@ -14,6 +13,7 @@ import { main } from '../../src/cli/main';
 import { loadConfig } from '../../src/config';
 import { CapturedOutput } from './cli-runner';
 import { createTestDatabase, type TestDatabase } from './database';
+import { freePort } from './processes';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -39,17 +39,6 @@ export interface GatewayProcess {
 export function buildGateway(): void {
   const build = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address() as net.AddressInfo;
-      server.close(() => resolve(address.port));
-    });
-    server.on('error', reject);
-  });
 }
 
 export async function createGatewayProcess(extraEnv: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
