@@ -14,6 +14,7 @@ import { recordRestRequests } from './observability/http-metrics';
 import { registerBodyTimeouts, serverTimeoutOptions } from './request-timeouts';
 import { registerLandingPage } from './services/landing-page';
 import { pendingMigrations } from './storage/migrate';
+import { databaseProblem } from './storage/db';
 import { VERSION } from './version';
 import { registerSoapEndpoint } from './soap/endpoint';
 import { downloadQueueEndpoint } from './services/download-queue/endpoint';
@@ -77,23 +78,15 @@ export function buildServer(app: App, options: ServerOptions = {}): FastifyInsta
   registerBrokerApi(server, app);
   registerLandingPage(server, soapEndpoints, VERSION);
 
-  const databaseProblem = async (): Promise<string | undefined> => {
-    try {
-      await app.db.raw('select 1');
-    } catch (error) {
-      return (error as Error).message;
-    }
-    return undefined;
-  };
   server.get('/health', async (_request, reply) => {
-    const problem = await databaseProblem();
+    const problem = await databaseProblem(app.db);
     if (problem) return reply.code(503).send({ status: 'unavailable', database: problem });
     return { status: 'ok', database: 'ok' };
   });
   // Liveness: the process answers (a supervisor restarts it when not). Readiness: it can do its work.
   server.get('/health/live', async () => ({ status: 'ok' }));
   server.get('/health/ready', async (_request, reply) => {
-    const problem = await databaseProblem();
+    const problem = await databaseProblem(app.db);
     if (problem) return reply.code(503).send({ status: 'unavailable', database: problem });
     const pending = await pendingMigrations(app.db);
     if (pending.length > 0) return reply.code(503).send({ status: 'unavailable', database: 'ok', pendingMigrations: pending });

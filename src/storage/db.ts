@@ -90,6 +90,16 @@ function knexLog(log: NonNullable<DbOptions['log']>): Knex.Config['log'] {
   };
 }
 
+/** Why the database cannot answer a query right now, or undefined when it can (health checks). */
+export async function databaseProblem(db: Db): Promise<string | undefined> {
+  try {
+    await db.raw('select 1');
+    return undefined;
+  } catch (error) {
+    return (error as Error).message || String(error);
+  }
+}
+
 /** True for a unique-constraint violation, whichever backend raised it. */
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505';

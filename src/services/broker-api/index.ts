@@ -17,6 +17,7 @@ import { registerFileTransferRoutes } from './file-transfers';
 import { ALTINN3_ERRORS, broCode, sendProblem, sendValidationProblem } from './problem-details';
 import { registerResourceRoutes } from './resources';
 import { registerTusRoutes } from './tus';
+import { databaseProblem } from '../../storage/db';
 
 export const BROKER_API_PREFIX = '/broker/api/v1';
 
@@ -73,12 +74,10 @@ export function registerBrokerApi(server: FastifyInstance, app: App, options: Br
       api.setNotFoundHandler((request, reply) => sendProblem(request, reply, { status: 404, detail: `No resource at ${request.method} ${request.url.split('?')[0]}` }));
 
       api.get('/health', { schema: { hide: true } }, async (_request, reply) => {
-        try {
-          await app.db.raw('select 1');
-          return reply.type('text/plain; charset=utf-8').send('Environment properly configured');
-        } catch {
+        if (await databaseProblem(app.db)) {
           return reply.code(400).type('text/plain; charset=utf-8').send('Unable to query database. Is the database reachable and migrated?');
         }
+        return reply.type('text/plain; charset=utf-8').send('Environment properly configured');
       });
       registerFileTransferRoutes(api, deps);
       registerResourceRoutes(api, deps);
