@@ -15,6 +15,7 @@
  * Every size is known before the first byte, so the length of the result is too (Content-Length).
  */
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { crc32, deflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import type { BlobStore } from '../../storage/blob-store';
@@ -329,11 +330,6 @@ function notAZip(reason: string): BrokerError {
   return new BrokerError('NotAZipFile', `The file is not a valid ZIP archive (${reason}), so the manifest (manifest.xml) this service adds to it cannot be added.`);
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function isReplaced(entry: yauzl.Entry): boolean {
   const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false);
@@ -343,7 +339,7 @@ function isReplaced(entry: yauzl.Entry): boolean {
 
 /** The entries to keep, in central directory order, and the archive comment. Refuses what is no ZIP. */
 async function readEntries(blobs: BlobStore, key: string, size: number): Promise<{ entries: OutputEntry[]; comment: Buffer }> {
-  const head = await readAll(blobs.open(key, { start: 0, end: Math.min(size, 4) - 1 }));
+  const head = await buffer(blobs.open(key, { start: 0, end: Math.min(size, 4) - 1 }));
   if (!isZipSignature(head)) throw notAZip('it does not start with a ZIP signature');
   let zip: yauzl.ZipFile;
   try {
