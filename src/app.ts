@@ -16,7 +16,9 @@ import { webhookDeliverySettings } from './broker/webhooks';
 import { createClamdScanner } from './scanning/clamd';
 import { openDatabase, describeDatabase, embeddedPglite, waitForDatabase, type Db, type DbOptions } from './storage/db';
 import { migrateLatest } from './storage/migrate';
-import { FileBlobStore, type BlobStore } from './storage/blob-store';
+import type { BlobStore } from './storage/blob-store';
+import { openBlobStore } from './storage/blob-store-from-config';
+import { describeBlobStoreLocation } from './storage/blob-store-location';
 import { acquireEmbeddedLock, EmbeddedDatabaseInUseError } from './storage/embedded-lock';
 import { adminSocketDirectory, hasAdminSocket, offerEmbeddedDatabase, removeStaleAdminSocket, type AdminSocket } from './storage/embedded-admin-socket';
 import { releaseHashWorkers } from './storage/hashing-writer';
@@ -31,6 +33,8 @@ export interface App extends ArchiveContext {
   authenticator: SystemUserAuthenticator;
   /** Human-readable description of the database in use (for start-up messages). */
   databaseDescription: string;
+  /** Where the bytes are (BLOB_STORE_URL without secrets), for start-up messages. */
+  blobStoreDescription: string;
   /** True when running on the embedded database (no DATABASE_URL). */
   embedded: boolean;
   clock: Clock;
@@ -59,6 +63,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
   // knex's own warnings (e.g. each failed connection attempt) as log lines, not console text.
   const db = openDatabase({ ...dbOptions, log: { warn: (message) => log.warn(message), error: (message) => log.error(message), debug: (message) => log.debug(message) } });
   let adminSocket: AdminSocket | undefined;
+  let blobs: BlobStore;
   const close = async () => {
     try {
       await adminSocket?.close();
@@ -78,11 +83,11 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
         return undefined;
       });
     }
+    blobs = await openBlobStore(config.storage.blobStore);
   } catch (error) {
     await close();
     throw error;
   }
-  const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
   const clock = options.clock ?? systemClock;
   let jobs: JobRunner | undefined;
   const broker: BrokerContext = {
@@ -114,6 +119,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     blobs,
     authenticator: new SystemUserAuthenticator(db, config.auth),
     databaseDescription: describeDatabase(dbOptions),
+    blobStoreDescription: describeBlobStoreLocation(config.storage.blobStore),
     embedded: !config.databaseUrl,
     clock,
     log,

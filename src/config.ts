@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseClamdUrl } from './scanning/clamd';
+import { BlobStoreLocationError, parseBlobStoreLocation, type BlobStoreLocation } from './storage/blob-store-location';
 
 export interface Limits {
   /** Largest SOAP request body accepted (the XML plus any MTOM parts). */
@@ -73,6 +74,8 @@ export interface Config {
   storage: {
     /** Unreferenced blob-store files younger than this are never swept (they may be about to be referenced). */
     gcGraceSeconds: number;
+    /** Where the bytes live (BLOB_STORE_URL): DATA_DIR/blobs by default, or an object store. */
+    blobStore: BlobStoreLocation;
   };
 }
 
@@ -235,6 +238,18 @@ function clamdUrlFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   return fromEnv<string | undefined>(env, 'CLAMD_URL', schema, undefined, 'tcp://host:3310, unix:///path/to/clamd.ctl or an absolute socket path');
 }
 
+/** BLOB_STORE_URL with its store's credentials variables; every problem of them reported. */
+function blobStoreFromEnv(env: NodeJS.ProcessEnv, dataDir: string): BlobStoreLocation {
+  try {
+    return parseBlobStoreLocation(env.BLOB_STORE_URL, env, dataDir);
+  } catch (error) {
+    if (!(error instanceof BlobStoreLocationError)) throw error;
+    if (!collected) throw new ConfigError(error.problems);
+    collected.push(...error.problems);
+    return parseBlobStoreLocation(undefined, env, dataDir);
+  }
+}
+
 /** The configuration, or a ConfigError naming every wrong variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   collected = [];
@@ -304,6 +319,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     },
     storage: {
       gcGraceSeconds: intFromEnv(env, 'STORAGE_GC_GRACE_SECONDS', 24 * 60 * 60, 0),
+      blobStore: blobStoreFromEnv(env, dataDir),
     },
   };
 }

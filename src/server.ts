@@ -136,6 +136,7 @@ export async function startBackgroundWork(app: App): Promise<void> {
   await scheduleStuckUploadSweep(app.db, app);
   // What crashes left in the blob store is swept in the background, after the start.
   await scheduleGarbageCollection(app.db, app.clock);
+  app.log.info({ blobStore: app.blobStoreDescription }, 'blob store');
   if (app.broker.scanner) app.log.info({ scanner: app.broker.scanner.description }, 'broker uploads are scanned for malware');
   else app.log.warn('no malware scanner configured (CLAMD_URL): broker file transfers are published unscanned, with useVirusScan false');
   app.jobs.start();

@@ -59,3 +59,72 @@ it('parses valid values', () => {
   expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
   expect(loadConfig({}).trustProxy).toBe(false);
 });
+
+describe('BLOB_STORE_URL', () => {
+  it('defaults to the filesystem store under DATA_DIR/blobs, also for a bare file:', () => {
+    expect(loadConfig({ DATA_DIR: '/srv/gw' }).storage.blobStore).toEqual({ kind: 'file', directory: '/srv/gw/blobs' });
+    expect(loadConfig({ DATA_DIR: '/srv/gw', BLOB_STORE_URL: 'file:' }).storage.blobStore).toEqual({ kind: 'file', directory: '/srv/gw/blobs' });
+    expect(loadConfig({ BLOB_STORE_URL: 'file:///mnt/shared/blobs' }).storage.blobStore).toEqual({ kind: 'file', directory: '/mnt/shared/blobs' });
+  });
+
+  it('names an Azure container and prefix, with the connection string', () => {
+    expect(loadConfig({ BLOB_STORE_URL: 'azure://gateway-blobs/prod/eu', AZURE_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true' }).storage.blobStore).toEqual({
+      kind: 'azure',
+      container: 'gateway-blobs',
+      prefix: 'prod/eu/',
+      connectionString: 'UseDevelopmentStorage=true',
+    });
+  });
+
+  it('names an S3 bucket with the AWS SDK variables; path style by default only against an endpoint', () => {
+    expect(loadConfig({ BLOB_STORE_URL: 's3://gateway-blobs', AWS_REGION: 'eu-north-1' }).storage.blobStore).toEqual({
+      kind: 's3',
+      bucket: 'gateway-blobs',
+      prefix: '',
+      region: 'eu-north-1',
+      endpoint: undefined,
+      forcePathStyle: false,
+      credentials: undefined,
+    });
+    const minio = loadConfig({
+      BLOB_STORE_URL: 's3://gw-blobs/blobs/',
+      AWS_ENDPOINT_URL: 'http://minio:9000',
+      AWS_ACCESS_KEY_ID: 'minio',
+      AWS_SECRET_ACCESS_KEY: 'minio123',
+    }).storage.blobStore;
+    expect(minio).toEqual({
+      kind: 's3',
+      bucket: 'gw-blobs',
+      prefix: 'blobs/',
+      region: 'us-east-1',
+      endpoint: 'http://minio:9000',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'minio', secretAccessKey: 'minio123' },
+    });
+    expect(loadConfig({ BLOB_STORE_URL: 's3://gw-blobs', AWS_ENDPOINT_URL_S3: 'https://s3.example', AWS_ENDPOINT_URL: 'http://other', S3_FORCE_PATH_STYLE: 'false' }).storage.blobStore).toMatchObject({
+      endpoint: 'https://s3.example',
+      forcePathStyle: false,
+    });
+  });
+
+  it('refuses a wrong address or missing credentials with a line each, beside the other problems', () => {
+    expect(problemsOf({ BLOB_STORE_URL: 'gcs://bucket', PORT: 'x' })).toEqual([
+      "PORT must be an integer from 0 to 65535, got 'x'",
+      "BLOB_STORE_URL must be file:, file:///absolute/directory, azure://<container>[/<prefix>] or s3://<bucket>[/<prefix>], got 'gcs://bucket'",
+    ]);
+    expect(problemsOf({ BLOB_STORE_URL: 'azure://Blobs' })).toEqual([
+      "BLOB_STORE_URL must be file:, file:///absolute/directory, azure://<container>[/<prefix>] or s3://<bucket>[/<prefix>] ('Blobs' is not an Azure container name: 3-63 lower-case letters, digits and single hyphens), got 'azure://Blobs'",
+    ]);
+    expect(problemsOf({ BLOB_STORE_URL: 'azure://blobs' })).toEqual([
+      'AZURE_STORAGE_CONNECTION_STRING must be set for BLOB_STORE_URL=azure://blobs (the storage account\'s connection string; UseDevelopmentStorage=true for Azurite)',
+    ]);
+    expect(problemsOf({ BLOB_STORE_URL: 's3://user:secret@bucket' })).toEqual([
+      "BLOB_STORE_URL must be file:, file:///absolute/directory, azure://<container>[/<prefix>] or s3://<bucket>[/<prefix>] (no query, fragment or credentials in the URL: credentials go in their own variables), got 's3://user:secret@bucket'",
+    ]);
+    expect(problemsOf({ BLOB_STORE_URL: 's3://bucket/a/../b', AWS_ACCESS_KEY_ID: 'id', AWS_ENDPOINT_URL: 'minio:9000', S3_FORCE_PATH_STYLE: 'maybe' })).toEqual([
+      "AWS_ENDPOINT_URL must be an http(s) URL, got 'minio:9000'",
+      "S3_FORCE_PATH_STYLE must be true or false, got 'maybe'",
+      "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or neither, for the SDK's default credential chain)",
+    ]);
+  });
+});

@@ -1,0 +1,17 @@
+/**
+ * The blob store a BlobStoreLocation names. The SDK-backed stores are imported only when chosen, so
+ * a gateway on its local disk (the default) never loads the Azure or AWS SDK.
+ */
+import type { BlobStore } from './blob-store';
+import { FileBlobStore } from './blob-store';
+import type { BlobStoreLocation } from './blob-store-location';
+
+export async function openBlobStore(location: BlobStoreLocation): Promise<BlobStore> {
+  switch (location.kind) {
+    case 'file':
+      return new FileBlobStore(location.directory);
+    case 'azure':
+    case 's3':
+      throw new Error(`${location.kind} blob stores are not in this build yet`);
+  }
+}
