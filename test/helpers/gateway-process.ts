@@ -5,7 +5,7 @@
  * store listed as files.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openApp, type App } from '../../src/app';
@@ -16,6 +16,8 @@ import { createTestDatabase, type TestDatabase } from './database';
 import { freePort } from './processes';
 
 const ROOT = path.resolve(__dirname, '../..');
+/** The local token issuer's key in DATA_DIR (src/auth/end-user-tokens.ts). */
+const ISSUER_KEY_FILE = 'jwt-issuer-key.json';
 
 export interface GatewayProcess {
   env: NodeJS.ProcessEnv;
@@ -25,6 +27,13 @@ export interface GatewayProcess {
   log: string;
   start(): Promise<void>;
   kill9(): Promise<void>;
+  /** SIGTERM (a graceful shutdown); resolves with the exit code. */
+  terminate(): Promise<number | null>;
+  /**
+   * Another gateway process on the same database and environment, with its own port and DATA_DIR
+   * (the local issuer's key copied, so tokens work on both): a second instance. PostgreSQL only.
+   */
+  sibling(): Promise<GatewayProcess>;
   /** An admin command, in-process, on the gateway's data (the embedded database: only while it is down). */
   cli(args: string[]): Promise<string>;
   /** Work on the gateway's data through the app (closed again at once; the embedded database: only while it is down). */
@@ -43,8 +52,11 @@ export function buildGateway(): void {
 
 export async function createGatewayProcess(extraEnv: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
   buildGateway();
+  return gatewayProcessOn(await createTestDatabase(), extraEnv, true);
+}
+
+async function gatewayProcessOn(database: TestDatabase, extraEnv: NodeJS.ProcessEnv, ownsDatabase: boolean): Promise<GatewayProcess> {
   const workDir = await mkdtemp(path.join(tmpdir(), 'agw-crash-'));
-  const database: TestDatabase = await createTestDatabase();
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -85,6 +97,21 @@ export async function createGatewayProcess(extraEnv: NodeJS.ProcessEnv = {}): Pr
       running.kill('SIGKILL');
       await exited;
     },
+    async terminate() {
+      const running = child!;
+      child = undefined;
+      const exited = new Promise<number | null>((resolve) => running.once('exit', (code) => resolve(code)));
+      running.kill('SIGTERM');
+      return exited;
+    },
+    async sibling() {
+      if (!database.databaseUrl) throw new Error('a second gateway process needs DATABASE_URL (the embedded database is for one process)');
+      const { PORT: _port, DATA_DIR: _dataDir, ...shared } = env;
+      const twin = await gatewayProcessOn(database, shared, false);
+      await mkdir(twin.env.DATA_DIR!, { recursive: true });
+      await copyFile(path.join(env.DATA_DIR!, ISSUER_KEY_FILE), path.join(twin.env.DATA_DIR!, ISSUER_KEY_FILE));
+      return twin;
+    },
     async cli(args) {
       const stdout = new CapturedOutput();
       const stderr = new CapturedOutput();
@@ -122,7 +149,7 @@ export async function createGatewayProcess(extraEnv: NodeJS.ProcessEnv = {}): Pr
     },
     async close() {
       if (child) await gateway.kill9();
-      await database.drop();
+      if (ownsDatabase) await database.drop();
       await rm(workDir, { recursive: true, force: true });
     },
   };
