@@ -10,7 +10,10 @@
  *
  * The KDF is deliberately slow, which would cap a polling client at a few dozen calls a second;
  * a successful verification is therefore remembered in memory for a short while, keyed by an
- * HMAC of the credentials under a per-process secret (nothing reversible is kept).
+ * HMAC of the credentials under a per-process secret (nothing reversible is kept). With several
+ * gateway processes on one database each has its own memory, which is why it never decides alone:
+ * the lock and the user's row (its password hash) are read on every call, so a lock-out, password
+ * reset or removal made through any process (or the CLI) takes effect on all of them at once.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Db } from '../storage/db';
@@ -46,6 +49,9 @@ interface SystemUserRow {
   user_name: string;
   password_hash: string;
 }
+
+/** Remembered verifications at most (a few MB); beyond it expired ones go, then the oldest. */
+const MAX_VERIFIED_ENTRIES = 10_000;
 
 /** Longer names cannot exist (addSystemUser); they are counted under their first characters. */
 const MAX_COUNTED_NAME_LENGTH = 200;
@@ -83,9 +89,18 @@ export class SystemUserAuthenticator {
     if (failures) await this.db('system_user_login_failures').where(counted).delete();
     const user = { systemUserId: row!.id, serviceOwnerId: row!.service_owner_id, userName: row!.user_name };
     if (this.policy.verifiedCacheSeconds > 0 && !recentlyVerified) {
+      this.makeRoomForOneMore();
       this.verified.set(cacheKey, { user, passwordHash: row!.password_hash, expiresAt: Date.now() + this.policy.verifiedCacheSeconds * 1000 });
     }
     return user;
+  }
+
+  private makeRoomForOneMore(): void {
+    if (this.verified.size < MAX_VERIFIED_ENTRIES) return;
+    const now = Date.now();
+    for (const [key, entry] of this.verified) if (entry.expiresAt <= now) this.verified.delete(key);
+    // A Map iterates in insertion order: the first key is the longest remembered.
+    while (this.verified.size >= MAX_VERIFIED_ENTRIES) this.verified.delete(this.verified.keys().next().value!);
   }
 
   /**

@@ -4,7 +4,7 @@
  * exist and names that do not.
  */
 import { performance } from 'node:perf_hooks';
-import { addSystemUser, AuthenticationError, clearLoginFailures } from '../../src/auth/system-users';
+import { addSystemUser, AuthenticationError, clearLoginFailures, removeSystemUser, resetSystemUserPassword, SystemUserAuthenticator } from '../../src/auth/system-users';
 import { addServiceOwner } from '../../src/archive/add-service-owner';
 import { createTestApp, type TestApp } from '../helpers/database';
 import { uniqueOrgNumber } from '../helpers/archive-fixtures';
@@ -192,5 +192,39 @@ describe('SystemUserAuthenticator with the verified-credentials cache on', () =>
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await failureOf(cached.authenticator.authenticate('utlopt', 'feil-3', HERE)))?.reason).toBe('invalid_credentials');
     await expect(cached.authenticator.authenticate('utlopt', 'riktig-passord', HERE)).resolves.toMatchObject({ userName: 'utlopt' });
+  });
+});
+
+describe('two gateway processes on one database (each its own verified-credentials cache)', () => {
+  let shared: TestApp;
+  let ownerId: number;
+  const policy = { maxFailedAttempts: 2, lockSeconds: 60, verifiedCacheSeconds: 60 };
+  beforeAll(async () => {
+    shared = await createTestApp({ auth: policy });
+    ({ serviceOwnerId: ownerId } = await addServiceOwner(shared.db, { orgNumber: uniqueOrgNumber(), name: 'Delteetaten' }));
+  });
+  afterAll(() => shared.close());
+  const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (e: unknown) => e as AuthenticationError);
+
+  it('a password reset, a lock-out and a removal made through one take effect on the other at once, though it remembers the credentials', async () => {
+    const first = shared.authenticator;
+    const second = new SystemUserAuthenticator(shared.db, policy);
+    await addSystemUser(shared.db, { serviceOwnerId: ownerId, userName: 'delt', password: 'gammelt-passord' });
+    for (const instance of [first, second]) await expect(instance.authenticate('delt', 'gammelt-passord', HERE)).resolves.toMatchObject({ userName: 'delt' });
+
+    await resetSystemUserPassword(shared.db, 'delt', 'nytt-passord-1');
+    expect((await failureOf(second.authenticate('delt', 'gammelt-passord', STRANGER)))?.reason).toBe('invalid_credentials');
+    await expect(second.authenticate('delt', 'nytt-passord-1', HERE)).resolves.toMatchObject({ userName: 'delt' });
+
+    // Locked through the first (from HERE): the second, which remembers the right password, refuses it from HERE too.
+    await failureOf(first.authenticate('delt', 'feil-1', HERE));
+    expect((await failureOf(first.authenticate('delt', 'feil-2', HERE)))?.reason).toBe('locked');
+    expect((await failureOf(second.authenticate('delt', 'nytt-passord-1', HERE)))?.reason).toBe('locked');
+    await clearLoginFailures(shared.db, 'delt');
+    await expect(second.authenticate('delt', 'nytt-passord-1', HERE)).resolves.toMatchObject({ userName: 'delt' });
+
+    await removeSystemUser(shared.db, 'delt');
+    expect((await failureOf(first.authenticate('delt', 'nytt-passord-1', '192.0.2.10')))?.reason).toBe('invalid_credentials');
+    expect((await failureOf(second.authenticate('delt', 'nytt-passord-1', '192.0.2.11')))?.reason).toBe('invalid_credentials');
   });
 });
