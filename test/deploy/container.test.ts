@@ -71,3 +71,13 @@ it('compose runs the image on PostgreSQL, healthchecked, restarted, without publ
   expect(gateway?.environment?.DATABASE_URL).toMatch(/@postgres:5432\//);
   for (const volume of gateway?.volumes ?? []) expect(volume).toMatch(/^[a-z][\w-]*:\//); // named volumes only
 });
+
+it('compose has a scale-out profile: a second gateway on the same database and blob store settings, and Azurite', () => {
+  const { gateway, 'gateway-2': second, azurite } = compose.services as Record<string, ComposeService & { profiles?: string[]; image?: string }>;
+  expect(second?.profiles).toEqual(['scale-out']);
+  expect(azurite?.profiles).toEqual(['scale-out']);
+  expect(second?.environment).toEqual(gateway?.environment);
+  expect(gateway?.environment?.BLOB_STORE_URL).toBe('${BLOB_STORE_URL:-}');
+  expect(second?.ports).toEqual(['${GATEWAY_2_PORT:-8081}:8080']);
+  expect((gateway as { profiles?: string[] }).profiles).toBeUndefined(); // `docker compose up` still starts the one gateway
+});
