@@ -45,6 +45,8 @@ export interface BenchContext {
   stopGateway(archive?: Archive): Promise<void>;
   /** Start a baseline server: a script under dist/bench/baselines with arguments. */
   startBaseline(name: string, script: string, args: string[]): Promise<ChildServer>;
+  /** Start a baseline that is another program: `command ...args <port> ...portArgs`, ready when GET readyPath answers 200. */
+  startProgram(name: string, command: string, args: string[], portArgs: string[], readyPath: string): Promise<ChildServer>;
   /** Stop the gateways and drop the extra databases (not the main one: run.ts owns it). */
   dispose(): Promise<void>;
 }
@@ -142,6 +144,19 @@ export function createContext(options: BenchOptions, db: BenchDatabase, rootDir:
         env: { ...process.env, NODE_ENV: 'production' },
         port,
         readyPath: '/ready',
+        logFile: path.join(logsDir, `${name}.log`),
+        cwd: rootDir,
+      });
+    },
+    startProgram: async (name, command, args, portArgs, readyPath) => {
+      const port = await freePort();
+      return spawnServer({
+        name,
+        command,
+        nodeArgs: [...args, String(port), ...portArgs],
+        env: process.env,
+        port,
+        readyPath,
         logFile: path.join(logsDir, `${name}.log`),
         cwd: rootDir,
       });

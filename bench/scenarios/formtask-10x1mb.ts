@@ -107,7 +107,7 @@ export const formtask10x1mb: Scenario = {
         scenario: 'formtask-10x1mb',
         title: this.title,
         params: { attachments: ATTACHMENTS, attachmentBytes: MIB, connections, secondsPerRound: seconds, rounds, responseBytes: sizes },
-        comparisons: loadComparisons(summaryOurs, summaryBaseline, 'node-soap, inline base64', `10 × 1 MiB, concurrency ${connections}`, 3),
+        comparisons: loadComparisons(summaryOurs, summaryBaseline, 'node-soap, inline base64', `10 × 1 MiB, concurrency ${connections}`, { throughput: 3 }),
         details: { ours: measured.ours, baseline: measured.baseline, summary: { ours: summaryOurs, baseline: summaryBaseline } },
         notes: [
           'Gateway: the task read from Postgres on every call, each blob size checked, the 10 attachments streamed from the blob store as MTOM/XOP parts.',
