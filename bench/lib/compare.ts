@@ -2,32 +2,10 @@
  * Running the gateway and its baselines under the same load, in turn (so slow phases of a noisy
  * machine hit all), and summarising: median throughput and latency over the rounds, worst peak RSS.
  */
-import { assertClean, runLoad, type LoadOptions, type LoadResult } from './load';
+import { assertClean, type LoadResult } from './load';
 import type { ChildServer } from './processes';
 import type { Comparison } from './results';
 import { median, round } from './stats';
-
-export interface SideBySide {
-  ours: LoadResult[];
-  baseline: LoadResult[];
-}
-
-export async function loadSideBySide(
-  servers: { ours: ChildServer; baseline: ChildServer },
-  load: Omit<LoadOptions, 'baseUrl' | 'serverPid' | 'databaseUrl'>,
-  options: { rounds: number; warmupRequests: number; log(message: string): void; databaseUrl?: { ours?: string; baseline?: string } },
-): Promise<SideBySide> {
-  return loadRounds(servers, {
-    rounds: options.rounds,
-    log: options.log,
-    warmUp: async (server, side) => {
-      options.log(`warm-up ${side === 'ours' ? 'gateway' : 'baseline'} (${options.warmupRequests} requests)`);
-      const warm = await runLoad({ ...load, amount: options.warmupRequests, baseUrl: server.baseUrl, serverPid: server.pid });
-      assertClean(warm, `${side} warm-up`);
-    },
-    measure: (server, side) => runLoad({ ...load, baseUrl: server.baseUrl, serverPid: server.pid, databaseUrl: options.databaseUrl?.[side] }),
-  });
-}
 
 /**
  * Every server warmed up, then `rounds` rounds in which each is measured in turn, the order
@@ -46,7 +24,7 @@ export async function loadRounds<Side extends string>(
   const sides = Object.keys(servers) as Side[];
   for (const side of sides) await options.warmUp(servers[side], side);
   const result = Object.fromEntries(sides.map((side) => [side, [] as LoadResult[]])) as Record<Side, LoadResult[]>;
-  const width = Math.max(...sides.map((side) => sideLabel(side).length));
+  const width = Math.max(...sides.map((side) => side.length));
   for (let r = 1; r <= options.rounds; r++) {
     const order = sides.map((_, i) => sides[(i + r) % sides.length]!);
     for (const side of order) {
@@ -55,7 +33,7 @@ export async function loadRounds<Side extends string>(
       result[side].push(measured);
       const client = measured.client;
       options.log(
-        `round ${r}/${options.rounds} ${sideLabel(side).padEnd(width)}: ${measured.throughputRps} req/s, ` +
+        `round ${r}/${options.rounds} ${side.padEnd(width)}: ${measured.throughputRps} req/s, ` +
           `p50 ${measured.latency.p50Ms} ms, p99 ${measured.latency.p99Ms} ms, CPU ${measured.cpuMsPerRequest} ms/request ` +
           `(client ${measured.clientCpuMsPerRequest}${client ? `, ${client.tool} ${client.coresUsed} cores` : ''}), ` +
           `peak RSS ${(measured.rss.peakBytes / 2 ** 20).toFixed(1)} MiB, ${(measured.meanResponseBytes / 1024).toFixed(0)} KiB/response`,
@@ -63,11 +41,6 @@ export async function loadRounds<Side extends string>(
     }
   }
   return result;
-}
-
-/** How a side is named in the log: loadSideBySide's 'ours' is the gateway. */
-function sideLabel(side: string): string {
-  return side === 'ours' ? 'gateway' : side;
 }
 
 export interface Summary {
