@@ -159,6 +159,8 @@ export function createContext(options: BenchOptions, db: BenchDatabase, rootDir:
         readyPath,
         logFile: path.join(logsDir, `${name}.log`),
         cwd: rootDir,
+        // A JVM starting Metro takes 5-10 s on a quiet 2-core machine, several times that on a busy one.
+        readyTimeoutMs: 180_000,
       });
     },
     dispose: async () => {

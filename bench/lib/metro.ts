@@ -98,6 +98,8 @@ export async function buildMetroServer(rootDir: string, cacheDir: string, wsdl: 
   const javaArgs = [
     // Every response written at once, not held back by Nagle's algorithm (the JDK server's default).
     '-Dsun.net.httpserver.nodelay=true',
+    // No JMX monitoring (Metro's gmbal needs jars Debian does not put beside it, and a lean deployment turns it off).
+    '-Dcom.sun.xml.ws.monitoring.endpoint=false',
     '-cp',
     [classes, classpath(RUNTIME_JARS)].join(path.delimiter),
     SERVER_CLASS,
