@@ -1,39 +1,42 @@
 /**
- * Running the gateway and a baseline under the same load, alternately (so slow phases of a noisy
- * machine hit both), and summarising: median throughput and latency over the rounds, worst peak RSS.
+ * Running the gateway and its baselines under the same load, in turn (so slow phases of a noisy
+ * machine hit all), and summarising: median throughput and latency over the rounds, worst peak RSS.
  */
-import { assertClean, runLoad, type LoadOptions, type LoadResult } from './load';
+import { assertClean, type LoadResult } from './load';
 import type { ChildServer } from './processes';
 import type { Comparison } from './results';
 import { median, round } from './stats';
 
-export interface SideBySide {
-  ours: LoadResult[];
-  baseline: LoadResult[];
-}
-
-export async function loadSideBySide(
-  servers: { ours: ChildServer; baseline: ChildServer },
-  load: Omit<LoadOptions, 'baseUrl' | 'serverPid' | 'databaseUrl'>,
-  options: { rounds: number; warmupRequests: number; log(message: string): void; databaseUrl?: { ours?: string; baseline?: string } },
-): Promise<SideBySide> {
-  for (const [side, server] of Object.entries(servers)) {
-    options.log(`warm-up ${side === 'ours' ? 'gateway' : 'baseline'} (${options.warmupRequests} requests)`);
-    const warm = await runLoad({ ...load, amount: options.warmupRequests, baseUrl: server.baseUrl, serverPid: server.pid });
-    assertClean(warm, `${side} warm-up`);
-  }
-  const result: SideBySide = { ours: [], baseline: [] };
+/**
+ * Every server warmed up, then `rounds` rounds in which each is measured in turn, the order
+ * rotating from round to round (A B C, B C A, …; with two: B A, A B, …) so that a slow phase of a
+ * shared machine does not always hit the same server. Failed requests fail the run.
+ */
+export async function loadRounds<Side extends string>(
+  servers: Record<Side, ChildServer>,
+  options: {
+    rounds: number;
+    log(message: string): void;
+    warmUp(server: ChildServer, side: Side): Promise<void>;
+    measure(server: ChildServer, side: Side): Promise<LoadResult>;
+  },
+): Promise<Record<Side, LoadResult[]>> {
+  const sides = Object.keys(servers) as Side[];
+  for (const side of sides) await options.warmUp(servers[side], side);
+  const result = Object.fromEntries(sides.map((side) => [side, [] as LoadResult[]])) as Record<Side, LoadResult[]>;
+  const width = Math.max(...sides.map((side) => side.length));
   for (let r = 1; r <= options.rounds; r++) {
-    const order = r % 2 === 1 ? (['baseline', 'ours'] as const) : (['ours', 'baseline'] as const);
+    const order = sides.map((_, i) => sides[(i + r) % sides.length]!);
     for (const side of order) {
-      const server = servers[side];
-      const measured = await runLoad({ ...load, baseUrl: server.baseUrl, serverPid: server.pid, databaseUrl: options.databaseUrl?.[side] });
+      const measured = await options.measure(servers[side], side);
       assertClean(measured, side);
       result[side].push(measured);
+      const client = measured.client;
       options.log(
-        `round ${r}/${options.rounds} ${side === 'ours' ? 'gateway ' : 'baseline'}: ${measured.throughputRps} req/s, ` +
-          `p50 ${measured.latency.p50Ms} ms, p99 ${measured.latency.p99Ms} ms, CPU ${measured.cpuMsPerRequest} ms/request (client ${measured.clientCpuMsPerRequest}), peak RSS ${(measured.rss.peakBytes / 2 ** 20).toFixed(1)} MiB, ` +
-          `${(measured.meanResponseBytes / 1024).toFixed(0)} KiB/response`,
+        `round ${r}/${options.rounds} ${side.padEnd(width)}: ${measured.throughputRps} req/s, ` +
+          `p50 ${measured.latency.p50Ms} ms, p99 ${measured.latency.p99Ms} ms, CPU ${measured.cpuMsPerRequest} ms/request ` +
+          `(client ${measured.clientCpuMsPerRequest}${client ? `, ${client.tool} ${client.coresUsed} cores` : ''}), ` +
+          `peak RSS ${(measured.rss.peakBytes / 2 ** 20).toFixed(1)} MiB, ${(measured.meanResponseBytes / 1024).toFixed(0)} KiB/response`,
       );
     }
   }
@@ -58,15 +61,19 @@ export function summarize(results: LoadResult[]): Summary {
   };
 }
 
-/** The standard rows: throughput (with a target ratio), p50, p99, CPU per request, peak RSS. */
+/**
+ * The standard rows: throughput (with a target ratio), p50, p99 (optionally with the target
+ * "ours ≤ baseline's"), CPU per request, peak RSS.
+ */
 export function loadComparisons(
   ours: Summary,
   baseline: Summary,
   baselineName: string,
   label: string,
-  throughputTarget?: number,
+  targets: { throughput?: number; p99AtMostBaseline?: boolean } = {},
   withDatabase = true,
 ): Comparison[] {
+  const throughputTarget = targets.throughput;
   const ratio = ours.throughputRps / baseline.throughputRps;
   return [
     {
@@ -93,6 +100,7 @@ export function loadComparisons(
       baseline: { name: baselineName, value: baseline.p99Ms },
       ratio: round(ours.p99Ms / baseline.p99Ms, 2),
       ratioMeaning: 'ours ÷ baseline, lower is better',
+      ...(targets.p99AtMostBaseline && { target: '≤ 1', met: ours.p99Ms <= baseline.p99Ms }),
     },
     {
       measure: `server CPU per request${withDatabase ? ' (ours incl. its Postgres backends)' : ''}`,

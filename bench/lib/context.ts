@@ -45,6 +45,8 @@ export interface BenchContext {
   stopGateway(archive?: Archive): Promise<void>;
   /** Start a baseline server: a script under dist/bench/baselines with arguments. */
   startBaseline(name: string, script: string, args: string[]): Promise<ChildServer>;
+  /** Start a baseline that is another program: `command ...args <port> ...portArgs`, ready when GET readyPath answers 200. */
+  startProgram(name: string, command: string, args: string[], portArgs: string[], readyPath: string): Promise<ChildServer>;
   /** Stop the gateways and drop the extra databases (not the main one: run.ts owns it). */
   dispose(): Promise<void>;
 }
@@ -144,6 +146,21 @@ export function createContext(options: BenchOptions, db: BenchDatabase, rootDir:
         readyPath: '/ready',
         logFile: path.join(logsDir, `${name}.log`),
         cwd: rootDir,
+      });
+    },
+    startProgram: async (name, command, args, portArgs, readyPath) => {
+      const port = await freePort();
+      return spawnServer({
+        name,
+        command,
+        nodeArgs: [...args, String(port), ...portArgs],
+        env: process.env,
+        port,
+        readyPath,
+        logFile: path.join(logsDir, `${name}.log`),
+        cwd: rootDir,
+        // A JVM starting Metro takes 5-10 s on a quiet 2-core machine, several times that on a busy one.
+        readyTimeoutMs: 180_000,
       });
     },
     dispose: async () => {

@@ -23,15 +23,19 @@ function clockTicks(): number {
 /** utime + stime of a process in ms, or undefined if it has gone. */
 export function processCpuMs(pid: number): number | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return ((utime + stime) * 1000) / clockTicks();
+    return statCpuMs(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** utime + stime in ms from the text of a /proc/<pid>/stat (e.g. one a process printed of itself). */
+export function statCpuMs(stat: string): number {
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return ((utime + stime) * 1000) / clockTicks();
 }
 
 async function backendPids(databaseUrl: string): Promise<number[]> {

@@ -48,6 +48,19 @@ export interface LoadResult {
   cpuMsPerRequest: number;
   /** CPU of this process (the load generator) per completed request: its share of the machine. */
   clientCpuMsPerRequest: number;
+  /** An external load generator's own figures (wrk); absent for this module's node:http client. */
+  client?: ExternalClient;
+}
+
+/** What an external load generator spent: its CPU time over the run, and that in cores. */
+export interface ExternalClient {
+  tool: 'wrk';
+  threads: number;
+  cpuMs: number;
+  /** cpuMs ÷ wall time: near `threads` means the load generator, not the server, set the pace. */
+  coresUsed: number;
+  /** Its own latency distribution, as printed. */
+  latencyDistribution: string;
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {

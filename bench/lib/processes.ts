@@ -1,5 +1,5 @@
 /**
- * Child server processes (the gateway and the baselines): spawned with their own port, output
+ * Child server processes (the gateway and the baselines, node or java): spawned with their own port, output
  * captured to a log file, considered ready when an HTTP GET answers 200, stopped with SIGTERM
  * (SIGKILL after a grace period). Every live child is stopped if the benchmark itself is
  * interrupted.
@@ -41,8 +41,10 @@ export async function freePort(): Promise<number> {
 
 export interface SpawnServerOptions {
   name: string;
-  /** Arguments to node (script and its arguments, node flags first). */
+  /** Arguments to node (script and its arguments, node flags first), or to `command`. */
   nodeArgs: string[];
+  /** Another program than node (e.g. java for the Metro baseline). */
+  command?: string;
   env: NodeJS.ProcessEnv;
   port: number;
   /** Path answered with 200 once the server is ready. */
@@ -54,7 +56,7 @@ export interface SpawnServerOptions {
 
 export async function spawnServer(options: SpawnServerOptions): Promise<ChildServer> {
   const logStream = fs.createWriteStream(options.logFile, { flags: 'a' });
-  const child: ChildProcess = spawn(process.execPath, options.nodeArgs, {
+  const child: ChildProcess = spawn(options.command ?? process.execPath, options.nodeArgs, {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],

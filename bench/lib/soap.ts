@@ -160,3 +160,39 @@ export function boundaryOf(contentType: string | undefined): string {
   if (!match) throw new Error(`No multipart boundary in content-type '${contentType}'`);
   return match[1]!;
 }
+
+/** How many elements of each local name (prefixes ignored) an XML text holds. */
+export function elementCounts(xml: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const match of xml.matchAll(/<(?:[\w.-]+:)?([\w.-]+)[\s/>]/g)) counts.set(match[1]!, (counts.get(match[1]!) ?? 0) + 1);
+  return counts;
+}
+
+/** An XML text without element prefixes and namespace declarations: what differs between servers' spellings. */
+function withoutPrefixes(xml: string): string {
+  return xml.replace(/<(\/?)[\w.-]+:/g, '<$1').replace(/\s+xmlns(?::[\w.-]+)?="[^"]*"/g, '');
+}
+
+/**
+ * Throw unless two answers have the same data: the same number of elements of every local name
+ * (the SOAP envelope and XOP references aside, which are each server's own), and, prefixes and
+ * namespace declarations removed (each server spells them its own way), sizes within `tolerance`
+ * (a fraction) of each other.
+ */
+export function assertSameShape(what: string, expected: { name: string; xml: string }, actual: { name: string; xml: string }, tolerance: number): void {
+  const own = new Set(['Envelope', 'Header', 'Body', 'Include']);
+  const a = elementCounts(expected.xml);
+  const b = elementCounts(actual.xml);
+  const differences = [...new Set([...a.keys(), ...b.keys()])]
+    .filter((name) => !own.has(name) && (a.get(name) ?? 0) !== (b.get(name) ?? 0))
+    .map((name) => `${name}: ${expected.name} ${a.get(name) ?? 0}, ${actual.name} ${b.get(name) ?? 0}`);
+  if (differences.length > 0) throw new Error(`${what}: ${actual.name} answers other elements than ${expected.name}: ${differences.join('; ')}`);
+  const expectedBytes = Buffer.byteLength(withoutPrefixes(expected.xml));
+  const actualBytes = Buffer.byteLength(withoutPrefixes(actual.xml));
+  if (Math.abs(actualBytes / expectedBytes - 1) > tolerance) {
+    throw new Error(
+      `${what}: without prefixes and namespace declarations ${actual.name} answers ${actualBytes} bytes of XML, ` +
+        `${expected.name} ${expectedBytes} (more than ${tolerance * 100}% apart)`,
+    );
+  }
+}
