@@ -38,8 +38,10 @@ import {
   BLOB_DIGESTS,
   KEY_PATTERN,
   RangeNotSatisfiableError,
+  UPLOAD_FILE_PATTERN,
   assertPartPlacement,
   blobKeyOf,
+  concatenatedBlobs,
   contiguousLength,
   pump,
   uploadIdOf,
@@ -57,7 +59,6 @@ import {
 import { HashingWriter, type DigestAlgorithm, type Hashing } from './hashing-writer';
 
 const MIB = 1024 * 1024;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PUT_MARKERS = 'tmp/';
 const UPLOAD_MARKERS = 'uploads/';
 
@@ -278,11 +279,7 @@ export class AzureBlobStore implements BlobStore {
    */
   async compose(keys: string[]): Promise<StoredBlob> {
     for (const key of keys) this.blockBlob(key); // refuse a bad key before writing anything
-    const open = (key: string) => this.open(key);
-    async function* concatenated(): AsyncGenerator<Uint8Array> {
-      for (const key of keys) yield* open(key);
-    }
-    return this.put(concatenated());
+    return this.put(concatenatedBlobs(this, keys));
   }
 
   async *listBlobs(query: ListQuery): AsyncIterable<ListedItem> {
@@ -294,7 +291,7 @@ export class AzureBlobStore implements BlobStore {
   async *listUnfinishedPuts(query: ListQuery): AsyncIterable<ListedItem> {
     for await (const marker of this.listNames(PUT_MARKERS)) {
       const id = /^tmp\/(.+)\.partial$/.exec(marker.key)?.[1];
-      if (!id || !UUID.test(id) || marker.modifiedAt >= query.olderThan) continue;
+      if (!id || !UPLOAD_FILE_PATTERN.test(id) || marker.modifiedAt >= query.olderThan) continue;
       const key = blobKeyOf(id);
       if (!key.startsWith(query.prefix ?? '')) continue;
       if ((await this.stat(key)) !== undefined) {
@@ -308,7 +305,7 @@ export class AzureBlobStore implements BlobStore {
   async *listUnfinishedUploads(query: ListQuery): AsyncIterable<ListedItem> {
     for await (const marker of this.listNames(UPLOAD_MARKERS)) {
       const id = /^uploads\/(.+)$/.exec(marker.key)?.[1];
-      if (!id || !UUID.test(id) || marker.modifiedAt >= query.olderThan || !marker.key.startsWith(query.prefix ?? '')) continue;
+      if (!id || !UPLOAD_FILE_PATTERN.test(id) || marker.modifiedAt >= query.olderThan || !marker.key.startsWith(query.prefix ?? '')) continue;
       const target = blobKeyOf(id);
       if ((await this.stat(target)) !== undefined) {
         await this.blockBlob(marker.key, true).deleteIfExists(); // stale: the upload was completed
@@ -360,7 +357,7 @@ export class AzureBlobStore implements BlobStore {
     maxBytes: number | undefined,
   ): Promise<{ sizeBytes: number; digests: Record<DigestAlgorithm, string>; blockIds: string[]; nonce: string }> {
     const stager = new BlockStager(blob, this.blockBytes, this.parallelBlocks);
-    const writer = new HashingWriter({ algorithms, maxBytes, hashing: this.hashing, writeAt: (bytes) => stager.write(bytes) });
+    const writer = new HashingWriter({ algorithms, maxBytes, hashing: this.hashing, writeAt: (bytes, position) => stager.write(bytes, position) });
     try {
       await pump(source, writer);
       const blockIds = await stager.finish();
@@ -382,6 +379,7 @@ export class BlockStager {
   readonly nonce = randomBytes(8).toString('hex');
   private block?: Buffer;
   private fill = 0;
+  private received = 0;
   private readonly ids: string[] = [];
   private readonly staging = new Set<Promise<void>>();
   private readonly spare: Buffer[] = [];
@@ -394,7 +392,10 @@ export class BlockStager {
   ) {}
 
   /** Copies the bytes at once (the caller reuses its buffer); resolves when there is room for more. */
-  async write(bytes: Buffer): Promise<void> {
+  async write(bytes: Buffer, position: number): Promise<void> {
+    // Blocks are cut in arrival order, which must be stream order.
+    if (position !== this.received) throw new Error(`Bytes at ${position} arrived where ${this.received} was due`);
+    this.received += bytes.length;
     let offset = 0;
     while (offset < bytes.length) {
       this.block ??= this.spare.pop() ?? Buffer.allocUnsafeSlow(this.blockBytes);

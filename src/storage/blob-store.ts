@@ -140,7 +140,7 @@ export interface FileBlobStoreOptions {
 export const KEY_PATTERN = /^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/;
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const UPLOAD_KEY_PATTERN = new RegExp(`^uploads/(${UUID})$`);
-const UPLOAD_FILE_PATTERN = new RegExp(`^${UUID}$`);
+export const UPLOAD_FILE_PATTERN = new RegExp(`^${UUID}$`);
 export const BLOB_DIGESTS: DigestAlgorithm[] = ['md5', 'sha256'];
 
 export class FileBlobStore implements BlobStore {
@@ -268,11 +268,7 @@ export class FileBlobStore implements BlobStore {
 
   async compose(keys: string[]): Promise<StoredBlob> {
     for (const key of keys) this.pathOf(key); // refuse a bad key before writing anything
-    const open = (key: string) => this.open(key);
-    async function* concatenated(): AsyncGenerator<Uint8Array> {
-      for (const key of keys) yield* open(key);
-    }
-    return this.put(concatenated());
+    return this.put(concatenatedBlobs(this, keys));
   }
 
   /** Uploads present on disk, for sweeping the ones no row refers to. */
@@ -408,6 +404,11 @@ export function pump(source: Readable | AsyncIterable<Uint8Array>, writer: Hashi
     const stopWatchingWriter = finished(writer, (error) => settle(error));
     source.pipe(writer);
   });
+}
+
+/** The bytes of the given blobs one after another, read one blob at a time (compose streamed through). */
+export async function* concatenatedBlobs(store: BlobStore, keys: string[]): AsyncGenerator<Uint8Array> {
+  for (const key of keys) yield* store.open(key);
 }
 
 /** MD5 and SHA-256 of a stored blob, read back (an upload's parts were hashed one by one). */
