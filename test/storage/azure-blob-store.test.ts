@@ -8,8 +8,10 @@ import { Readable } from 'node:stream';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import { AzureBlobStore, createAzureBlobStore } from '../../src/storage/azure-blob-store';
 import type { CommittedUploadPart, ListedItem } from '../../src/storage/blob-store';
+import { collectGarbage } from '../../src/storage/garbage-collection';
 import { SLAB_BYTES, releaseHashWorkers } from '../../src/storage/hashing-writer';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from '../helpers/azurite';
+import { createTestApp } from '../helpers/database';
 import { chunked, describeBlobStoreContract, readAll } from './blob-store-contract';
 
 const MIB = 1024 * 1024;
@@ -161,6 +163,30 @@ describe('AzureBlobStore on Azurite', () => {
     expect((await collect(a.listBlobs({ olderThan: later() }))).map((item) => item.key)).toEqual([stored.key]);
     expect(await collect(a.listUnfinishedUploads({ olderThan: later() }))).toEqual([]);
     expect((await collect(b.listUnfinishedUploads({ olderThan: later() }))).map((item) => item.key)).toEqual([upload]);
+  });
+
+  it('is swept by storage garbage collection: an orphan blob, a dead put, an abandoned upload; nothing young', async () => {
+    const app = await createTestApp();
+    try {
+      const store = new AzureBlobStore(container);
+      const orphan = await store.put(Readable.from([randomBytes(1000)]));
+      const deadPut = store.newKey();
+      await container.getBlockBlobClient(`tmp/${deadPut.slice(6)}.partial`).upload('', 0);
+      await container.getBlockBlobClient(deadPut).stageBlock(Buffer.from('b'.repeat(24)).toString('base64'), randomBytes(700), 700);
+      const upload = await store.createUpload();
+      await store.writeUploadPart(upload, { partNumber: 1, offset: 0 }, Readable.from([randomBytes(300)]));
+
+      const DAY_MS = 24 * 60 * 60_000;
+      const young = await collectGarbage(app.db, store, { graceMs: DAY_MS });
+      expect(young.total).toEqual({ files: 0, bytes: 0 });
+      const aged = await collectGarbage(app.db, store, { graceMs: DAY_MS, now: new Date(Date.now() + 2 * DAY_MS) });
+      expect(aged).toMatchObject({ blobs: { files: 1, bytes: 1000 }, partials: { files: 1, bytes: 700 }, uploads: { files: 1, bytes: 300 } });
+      expect(await names()).toEqual([]);
+      expect(await store.stat(orphan.key)).toBeUndefined();
+      await expect(container.getBlockBlobClient(deadPut).getBlockList('all')).rejects.toMatchObject({ statusCode: 404 });
+    } finally {
+      await app.close();
+    }
   });
 
   it('is created from a connection string or an account URL and shared key, making its container', async () => {
