@@ -16,7 +16,8 @@
  * Resumable uploads: the upload's parts are staged blocks of the blob it becomes (block ids carry a
  * random nonce per write, so a rewritten part never collides with an earlier attempt); a part's etag
  * names its blocks, and completeUpload commits the parts' blocks in offset order. Nothing is kept in
- * memory between calls, so the parts of one upload may come from different processes.
+ * memory between calls, so the parts of one upload may come from different processes. Each part
+ * takes at least one block, and a blob holds at most 50,000: an upload has at most that many parts.
  *
  * Markers, small empty blobs, make unfinished work listable for garbage collection (uncommitted
  * blocks cannot be listed by prefix on every service and emulator): `tmp/<uuid>.partial` while a put
@@ -65,7 +66,10 @@ const UPLOAD_MARKERS = 'uploads/';
 export interface AzureBlobStoreOptions {
   /** Prepended to every blob name (e.g. 'gateway/'), so one container can hold other things too. */
   prefix?: string;
-  /** Size of a staged block (Azure: at most 4000 MiB, 50,000 blocks per blob). Default 16 MiB. */
+  /**
+   * Size of a staged block (Azure: at most 4000 MiB, 50,000 blocks per blob, so 8 MiB blocks allow
+   * blobs of 390 GiB). Default 8 MiB: a put holds about (parallelBlocks + 2) of them, ~40 MiB.
+   */
   blockBytes?: number;
   /** Blocks of one stream being staged at once. Default 3. */
   parallelBlocks?: number;
@@ -108,7 +112,7 @@ export class AzureBlobStore implements BlobStore {
     options: AzureBlobStoreOptions = {},
   ) {
     this.prefix = options.prefix ?? '';
-    this.blockBytes = options.blockBytes ?? 16 * MIB;
+    this.blockBytes = options.blockBytes ?? 8 * MIB;
     this.parallelBlocks = options.parallelBlocks ?? 3;
     this.hashing = options.hashing;
     if (!Number.isSafeInteger(this.blockBytes) || this.blockBytes < 1 || this.blockBytes > 4000 * MIB) throw new RangeError(`Invalid block size ${this.blockBytes}`);

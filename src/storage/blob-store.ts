@@ -97,7 +97,8 @@ export interface BlobStore {
   /**
    * Store one part; durable when it resolves. Rewriting a part (after a failure or crash) is
    * allowed. The filesystem store discards whatever lies at or past the part's offset first, so its
-   * parts must be written one at a time in offset order, which TUS does.
+   * parts must be written one at a time in offset order, which TUS does. (The Azure store keeps
+   * each write's blocks apart, so it would take them in any order.)
    */
   writeUploadPart(uploadKey: string, part: UploadPartPlacement, source: Readable | AsyncIterable<Uint8Array>, options?: PartOptions): Promise<WrittenUploadPart>;
   /**
