@@ -12,6 +12,7 @@
  *
  * Puts stream through HashingWriter (MD5 and SHA-256 on the way) into staged blocks of `blockBytes`,
  * a few staged in parallel: memory per put is about (parallelBlocks + 2) blocks, whatever the size.
+ * A blob that fits in one block is a single Put Blob (with `If-None-Match: *`), marker and all saved.
  *
  * Resumable uploads: the upload's parts are staged blocks of the blob it becomes (block ids carry a
  * random nonce per write, so a rewritten part never collides with an earlier attempt); a part's etag
@@ -21,7 +22,7 @@
  *
  * Markers, small empty blobs, make unfinished work listable for garbage collection (uncommitted
  * blocks cannot be listed by prefix on every service and emulator): `tmp/<uuid>.partial` while a put
- * is in flight, `uploads/<uuid>` while an upload is open (touched by every part, so its age is the
+ * has blocks staged, `uploads/<uuid>` while an upload is open (touched by every part, so its age is the
  * age of its last write).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -128,26 +129,36 @@ export class AzureBlobStore implements BlobStore {
     const blob = this.blockBlob(key); // refuses a bad key before anything is written
     if (options.key !== undefined && (await this.stat(key)) !== undefined) throw existsAlready(key);
     const marker = this.blockBlob(putMarkerOf(key), true);
-    await marker.upload('', 0);
+    // The marker goes up before the first block, so that no staged byte is ever unlisted; a blob
+    // that fits in one block is one Put Blob at the end and needs none.
+    let marked = false;
+    const mark = async () => {
+      marked = true;
+      await marker.upload('', 0);
+    };
     try {
-      const written = await this.stream(blob, source, BLOB_DIGESTS, options.maxBytes);
+      const written = await this.stream(blob, source, BLOB_DIGESTS, options.maxBytes, mark);
       const md5 = written.digests.md5;
+      const properties = {
+        conditions: { ifNoneMatch: '*' },
+        blobHTTPHeaders: { blobContentMD5: Buffer.from(md5, 'hex') },
+        metadata: { sha256: written.digests.sha256 },
+      };
       try {
-        await blob.commitBlockList(written.blockIds, {
-          conditions: { ifNoneMatch: '*' },
-          blobHTTPHeaders: { blobContentMD5: Buffer.from(md5, 'hex') },
-          metadata: { sha256: written.digests.sha256 },
-        });
+        if (written.whole) await blob.upload(written.whole, written.whole.length, properties);
+        else await blob.commitBlockList(written.blockIds, properties);
       } catch (error) {
         if (isConflict(error)) throw existsAlready(key);
         throw error;
       }
       // A marker left by a failure here is recognised as stale when listed (the blob exists).
-      await marker.deleteIfExists().catch(() => undefined);
+      if (marked) await marker.deleteIfExists().catch(() => undefined);
       return { key, sizeBytes: written.sizeBytes, sha256: written.digests.sha256, md5 };
     } catch (error) {
-      await this.discardUncommitted(blob).catch(() => undefined);
-      await marker.deleteIfExists().catch(() => undefined);
+      if (marked) {
+        await this.discardUncommitted(blob).catch(() => undefined);
+        await marker.deleteIfExists().catch(() => undefined);
+      }
       throw error;
     }
   }
@@ -353,19 +364,24 @@ export class AzureBlobStore implements BlobStore {
     }
   }
 
-  /** Stream `source` into staged blocks of `blob`, hashing it; every block is staged when this resolves. */
+  /**
+   * Stream `source` into staged blocks of `blob`, hashing it; every block is staged when this
+   * resolves. With `beforeFirstBlock`, a stream that fits in one block is not staged but handed
+   * back whole (for one Put Blob), and the hook runs before any block is staged.
+   */
   private async stream(
     blob: BlockBlobClient,
     source: Readable | AsyncIterable<Uint8Array>,
     algorithms: DigestAlgorithm[],
     maxBytes: number | undefined,
-  ): Promise<{ sizeBytes: number; digests: Record<DigestAlgorithm, string>; blockIds: string[]; nonce: string }> {
-    const stager = new BlockStager(blob, this.blockBytes, this.parallelBlocks);
+    beforeFirstBlock?: () => Promise<void>,
+  ): Promise<{ sizeBytes: number; digests: Record<DigestAlgorithm, string>; blockIds: string[]; whole?: Buffer; nonce: string }> {
+    const stager = new BlockStager(blob, this.blockBytes, this.parallelBlocks, beforeFirstBlock);
     const writer = new HashingWriter({ algorithms, maxBytes, hashing: this.hashing, writeAt: (bytes, position) => stager.write(bytes, position) });
     try {
       await pump(source, writer);
-      const blockIds = await stager.finish();
-      return { sizeBytes: writer.sizeBytes, digests: writer.digests(), blockIds, nonce: stager.nonce };
+      const staged = await stager.finish();
+      return { sizeBytes: writer.sizeBytes, digests: writer.digests(), ...staged, nonce: stager.nonce };
     } finally {
       await writer.whenIdle();
       await stager.idle();
@@ -388,11 +404,14 @@ export class BlockStager {
   private readonly staging = new Set<Promise<void>>();
   private readonly spare: Buffer[] = [];
   private failure?: unknown;
+  private firstBlock?: Promise<void>;
 
   constructor(
     private readonly blob: BlockBlobClient,
     private readonly blockBytes: number,
     private readonly parallel: number,
+    /** Runs (once) before the first block is staged; its presence also allows finish() to hand back one block whole. */
+    private readonly beforeFirstBlock?: () => Promise<void>,
   ) {}
 
   /** Copies the bytes at once (the caller reuses its buffer); resolves when there is room for more. */
@@ -402,7 +421,13 @@ export class BlockStager {
     this.received += bytes.length;
     let offset = 0;
     while (offset < bytes.length) {
-      this.block ??= this.spare.pop() ?? Buffer.allocUnsafeSlow(this.blockBytes);
+      // The first block grows as bytes come (doubling), so a small blob never costs a whole block.
+      this.block ??= this.spare.pop() ?? Buffer.allocUnsafeSlow(Math.min(this.blockBytes, Math.max(bytes.length - offset, 64 * 1024)));
+      if (this.fill === this.block.length) {
+        const larger = Buffer.allocUnsafeSlow(Math.min(this.blockBytes, 2 * this.block.length));
+        this.block.copy(larger, 0, 0, this.fill);
+        this.block = larger;
+      }
       const copied = bytes.copy(this.block, this.fill, offset);
       this.fill += copied;
       offset += copied;
@@ -412,12 +437,16 @@ export class BlockStager {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Stages the last block; the ids of all blocks, in order, once every one is staged. */
-  async finish(): Promise<string[]> {
+  /**
+   * Stages the last block; the ids of all blocks, in order, once every one is staged. Or, when
+   * allowed and no block was staged, the bytes (at most one block) to store in one request.
+   */
+  async finish(): Promise<{ blockIds: string[]; whole?: Buffer }> {
+    if (this.beforeFirstBlock && this.ids.length === 0) return { blockIds: [], whole: this.block?.subarray(0, this.fill) ?? Buffer.alloc(0) };
     if (this.fill > 0) this.stageCurrent();
     await this.idle();
     if (this.failure !== undefined) throw this.failure;
-    return this.ids;
+    return { blockIds: this.ids };
   }
 
   async idle(): Promise<void> {
@@ -431,15 +460,16 @@ export class BlockStager {
     this.fill = 0;
     const id = blockId(this.nonce, this.ids.length);
     this.ids.push(id);
-    const staged: Promise<void> = this.blob
-      .stageBlock(id, block.subarray(0, length), length)
+    this.firstBlock ??= this.beforeFirstBlock?.() ?? Promise.resolve();
+    const staged: Promise<void> = this.firstBlock
+      .then(() => this.blob.stageBlock(id, block.subarray(0, length), length))
       .then(
         () => undefined,
         (error: unknown) => void (this.failure ??= error),
       )
       .finally(() => {
         this.staging.delete(staged);
-        if (this.spare.length < this.parallel) this.spare.push(block);
+        if (this.spare.length < this.parallel && block.length === this.blockBytes) this.spare.push(block);
       });
     this.staging.add(staged);
   }

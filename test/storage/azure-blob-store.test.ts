@@ -4,6 +4,8 @@
  * container, parts from separate store instances (processes), memory of a large streamed put.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import { AzureBlobStore, createAzureBlobStore } from '../../src/storage/azure-blob-store';
@@ -74,6 +76,35 @@ describe('AzureBlobStore on Azurite', () => {
     expect(Buffer.from(properties.contentMD5!).toString('hex')).toBe(createHash('md5').update(data).digest('hex'));
     expect(properties.metadata).toEqual({ sha256: createHash('sha256').update(data).digest('hex') });
     expect(await names()).toEqual([stored.key]); // the put's marker is gone
+  });
+
+  it('stores a blob that fits in one block with one Put Blob, and a larger one as marker, blocks, commit', async () => {
+    // The requests as Azurite receives them, through a recording proxy in front of it.
+    const requests: string[] = [];
+    const target = new URL(azurite.blobEndpoint);
+    const proxy = http.createServer((request, response) => {
+      requests.push(`${request.method} ${new URL(request.url!, 'http://x').searchParams.get('comp') ?? ''}`);
+      const forwarded = http.request({ host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers }, (answer) => {
+        response.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(response);
+      });
+      request.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (proxy.address() as AddressInfo).port;
+      const viaProxy = BlobServiceClient.fromConnectionString(azurite.connectionString.replace(`:${target.port}/`, `:${port}/`));
+      const store = new AzureBlobStore(viaProxy.getContainerClient(container.containerName), { blockBytes: MIB });
+      const small = await store.put(Readable.from([randomBytes(100_000)]));
+      expect(requests).toEqual(['PUT ']); // Put Blob, If-None-Match: *
+      requests.length = 0;
+      const large = await store.put(Readable.from([randomBytes(3 * MIB)]));
+      expect(requests).toEqual(['PUT ', 'PUT block', 'PUT block', 'PUT block', 'PUT blocklist', 'DELETE ']);
+      expect(await names()).toEqual([small.key, large.key].sort());
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('never overwrites: of two puts racing for one key, If-None-Match lets exactly one commit', async () => {
