@@ -2,13 +2,14 @@
  * The blob store on Azure Blob Storage: every blob a block blob, named like the filesystem store's
  * files (`xx/yy/<uuid>`, under an optional prefix in one container), so rows stay portable.
  *
- * Durability: Azure acknowledges Put Block and Put Block List only once the data is stored durably
- * (replicated per the account's redundancy), so a put, a part and a completion count as durable
- * when the service has answered them. Rows still commit only after that.
+ * Durability: Azure acknowledges Put Blob, Put Block and Put Block List only once the data is
+ * stored durably (replicated per the account's redundancy), so a put, a part and a completion
+ * count as durable when the service has answered them. Rows still commit only after that.
  *
- * Never overwrite: a blob exists only once Put Block List commits its blocks, and that commit carries
- * `If-None-Match: *`. Until then its bytes are uncommitted blocks, invisible to readers, which
- * Azure drops by itself after a week and which the next commit of the blob's name discards.
+ * Never overwrite: a blob exists only once Put Block List commits its blocks (or one Put Blob
+ * stores it), and both carry `If-None-Match: *`. Until then its bytes are uncommitted blocks,
+ * invisible to readers, which Azure drops by itself after a week and which the next commit of
+ * the blob's name discards.
  *
  * Puts stream through HashingWriter (MD5 and SHA-256 on the way) into staged blocks of `blockBytes`,
  * a few staged in parallel: memory per put is about (parallelBlocks + 2) blocks, whatever the size.
@@ -395,7 +396,7 @@ export class AzureBlobStore implements BlobStore {
  * the source back. Block ids: base64 of the nonce and the block's index, all of one length as
  * Azure requires.
  */
-export class BlockStager {
+class BlockStager {
   readonly nonce = randomBytes(8).toString('hex');
   private block?: Buffer;
   private fill = 0;
