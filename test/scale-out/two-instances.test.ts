@@ -1,6 +1,6 @@
 /**
  * Two gateway processes (the compiled `altinn-gateway serve`) on one PostgreSQL database and one
- * blob store, each with its own DATA_DIR, behind a round-robin client: nothing one process keeps
+ * Azure blob store (Azurite, the emulator), each with its own DATA_DIR, behind a round-robin client: nothing one process keeps
  * may be needed by the other. The DownloadQueue loop with a 50 MiB streamed attachment; a broker
  * TUS upload whose chunks alternate between the instances, downloaded byte-exact, with a kill -9 of
  * the serving instance mid-download and the rest fetched with Range from the other; the transfer
@@ -11,17 +11,15 @@
  * this file is skipped, saying so on stderr.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { archiveFormTasks } from '../../src/archive/archive-form-tasks';
 import { BROKER_SCOPES, issueLocalOrganisationToken } from '../../src/auth/organisation-tokens';
 import { loadConfig } from '../../src/config';
 import { newTask } from '../helpers/archive-fixtures';
 import { ORGS, party } from '../helpers/broker';
 import { createSoapOwner, generatedAttachment, generatedSha256, type SoapOwner } from '../helpers/fixtures';
+import { startAzurite, type Azurite } from '../helpers/azurite';
 import { createGatewayProcess, type GatewayProcess } from '../helpers/gateway-process';
 import { altinnFaultOf, call, child, children, DQ_ACTION, DQ_PATH, envelope11, NS, operationXml, STREAMED_ACTION, STREAMED_PATH, text } from '../helpers/soap-client';
 
@@ -32,10 +30,10 @@ const SKIP_REASON =
 const onPostgres = process.env.DATABASE_URL ? describe : describe.skip;
 if (!process.env.DATABASE_URL) process.stderr.write(`\n${SKIP_REASON}\n\n`);
 
-onPostgres('two gateway processes on one PostgreSQL and one blob store', () => {
+onPostgres('two gateway processes on one PostgreSQL and one Azure blob store', () => {
   let a: GatewayProcess;
   let b: GatewayProcess;
-  let sharedDir: string;
+  let azurite: Azurite;
   let senderToken: string;
   let recipientToken: string;
   let owner: SoapOwner;
@@ -48,7 +46,7 @@ onPostgres('two gateway processes on one PostgreSQL and one blob store', () => {
   const next = () => [a, b][turn++ % 2]!;
 
   beforeAll(async () => {
-    sharedDir = await mkdtemp(path.join(tmpdir(), 'agw-scale-out-'));
+    azurite = await startAzurite();
     receiver = http.createServer((request, response) => {
       webhookDeliveries.push(String(request.headers['webhook-id']));
       request.resume();
@@ -57,7 +55,7 @@ onPostgres('two gateway processes on one PostgreSQL and one blob store', () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`;
 
-    a = await createGatewayProcess({ BLOB_STORE_URL: `file://${path.join(sharedDir, 'blobs')}`, SHUTDOWN_GRACE_MS: '30000' });
+    a = await createGatewayProcess({ BLOB_STORE_URL: 'azure://scale-out/gateway', AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString, SHUTDOWN_GRACE_MS: '30000' });
     await a.cli(['migrate']);
     await a.cli(['broker', 'resource', 'set', '--resource', 'scale-out', '--owner', ORGS.serviceOwner, '--purge-after-confirm', 'on', '--grace', 'PT0S']);
     for (const org of [ORGS.sender, ORGS.recipient]) await a.cli(['broker', 'webhook', 'add', '--org', org, '--url', receiverUrl]);
@@ -82,7 +80,7 @@ onPostgres('two gateway processes on one PostgreSQL and one blob store', () => {
     await b?.close();
     await a?.close();
     await new Promise((resolve) => receiver?.close(resolve));
-    if (sharedDir) await rm(sharedDir, { recursive: true, force: true });
+    await azurite?.stop();
   });
 
   /** Every webhook delivery row delivered (what is still pending, and why, when not). */
@@ -102,6 +100,7 @@ onPostgres('two gateway processes on one PostgreSQL and one blob store', () => {
   };
 
   it('serves the DownloadQueue loop with a 50 MiB streamed attachment across both, and purges the item once', async () => {
+    for (const gateway of [a, b]) expect(gateway.log).toContain('"blobStore":"azure://scale-out/gateway/"');
     expect(await queued(next())).toEqual([archived.archiveReference]);
     expect(await queued(next())).toEqual([archived.archiveReference]);
     const task = await dq(next(), 'GetArchivedFormTaskBasicDQ', { archiveReference: archived.archiveReference });

@@ -1,18 +1,22 @@
 /**
  * `altinn-gateway storage migrate --to <store>`: every blob (referenced or merely present) copied
  * under its key, each copy read back and verified; resumable after kill -9; a source that does not
- * match its row fails the run (exit 1) and leaves nothing wrong at the target. File → file here;
- * the object stores' own contract tests cover them as targets.
+ * match its row fails the run (exit 1) and leaves nothing wrong at the target. File → file, and
+ * file → Azure Blob Storage (Azurite) and → S3 (s3rver), each followed by the switch of BLOB_STORE_URL.
  */
 import { spawn } from 'node:child_process';
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { openApp } from '../../src/app';
 import { archiveFormTasks } from '../../src/archive/archive-form-tasks';
+import { main } from '../../src/cli/main';
+import { loadConfig } from '../../src/config';
 import { digestBlob, FileBlobStore } from '../../src/storage/blob-store';
 import { createOwnerWithService, newTask } from '../helpers/archive-fixtures';
-import { createCliHarness, type CliHarness } from '../helpers/cli-runner';
+import { startAzurite } from '../helpers/azurite';
+import { CapturedOutput, createCliHarness, type CliHarness } from '../helpers/cli-runner';
 import { generatedAttachment, generatedBytes } from '../helpers/fixtures';
 import { CLI_FROM_SOURCE } from '../helpers/spawn-cli';
 
@@ -137,4 +141,54 @@ it('refuses a bad target, and the configured store itself, before copying anythi
   });
   expect(await cli.run(['storage', 'migrate', '--to', 'azure://blobs'])).toMatchObject({ code: 1, stderr: expect.stringContaining('error: AZURE_STORAGE_CONNECTION_STRING must be set for --to=azure://blobs') });
   expect(await cli.run(['storage', 'migrate', '--to', 'file:'])).toMatchObject({ code: 1, stderr: expect.stringContaining('error: --to names the configured store itself') });
+});
+
+/** An object store the tests start: its BLOB_STORE_URL-style address and the variables that reach it. */
+interface ObjectStoreUnderTest {
+  url: string;
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+describe.each<[string, () => Promise<ObjectStoreUnderTest>]>([
+  ['Azure Blob Storage (Azurite)', async () => {
+    const azurite = await startAzurite();
+    return { url: 'azure://migrated/gw', env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString }, stop: () => azurite.stop() };
+  }],
+])('to %s', (_name, startStore) => {
+  let store: ObjectStoreUnderTest;
+  beforeAll(async () => {
+    store = await startStore();
+  });
+  afterAll(() => store?.stop());
+
+  it('copies every blob there, verified; after switching BLOB_STORE_URL the gateway reads its attachments there, and gc there sweeps only the blob no row refers to', async () => {
+    const env = { ...cli.env, ...store.env };
+    const journal = path.join(targetDir, '..', `${path.basename(targetDir)}-${store.url.replace(/\W/g, '_')}.journal`);
+    const run = async (args: string[], runEnv: NodeJS.ProcessEnv) => {
+      const stdout = new CapturedOutput();
+      const stderr = new CapturedOutput();
+      const code = await main(args, { stdin: Readable.from([]), stdout, stderr, env: runEnv });
+      return { code, stdout: stdout.text, stderr: stderr.text };
+    };
+    const first = await run(['storage', 'migrate', '--to', store.url, '--journal', journal], env);
+    expect(first).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Copied 27 blobs \(\d+ bytes\); 0 \(0 bytes\)/) });
+    expect(first.stderr).toContain(`to ${store.url}/`);
+    const again = await run(['storage', 'migrate', '--to', store.url, '--journal', journal], env);
+    expect(again.stdout).toMatch(/^Copied 0 blobs \(0 bytes\); 27 /);
+
+    const switched = { ...env, BLOB_STORE_URL: store.url };
+    const app = await openApp(loadConfig(switched));
+    try {
+      const copied = new Map<string, string>();
+      for await (const item of app.blobs.listBlobs({ olderThan: new Date(Date.now() + 60_000) })) copied.set(item.key, (await digestBlob(app.blobs, item.key)).sha256);
+      expect(copied).toEqual(sourceBlobs);
+      const rows: { blob_key: string; sha256: string }[] = await app.db('attachments').select('blob_key', 'sha256');
+      for (const row of rows) expect((await digestBlob(app.blobs, row.blob_key)).sha256).toBe(row.sha256);
+    } finally {
+      await app.close();
+    }
+    // Only the blob no row refers to is an orphan there (the upload in flight stayed behind).
+    expect((await run(['storage', 'gc', '--dry-run', '--grace-seconds', '0'], switched)).stdout).toMatch(/^Would remove 1 files, 70000 bytes: 1 orphan blobs \(70000 bytes\), 0 partial files \(0 bytes\), 0 abandoned uploads \(0 bytes\)\.\n$/);
+  }, 120_000);
 });
