@@ -137,11 +137,11 @@ export interface FileBlobStoreOptions {
   hashing?: Hashing;
 }
 
-const KEY_PATTERN = /^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/;
+export const KEY_PATTERN = /^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/;
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const UPLOAD_KEY_PATTERN = new RegExp(`^uploads/(${UUID})$`);
 const UPLOAD_FILE_PATTERN = new RegExp(`^${UUID}$`);
-const BLOB_DIGESTS: DigestAlgorithm[] = ['md5', 'sha256'];
+export const BLOB_DIGESTS: DigestAlgorithm[] = ['md5', 'sha256'];
 
 export class FileBlobStore implements BlobStore {
   private readonly tmpDir: string;
@@ -383,7 +383,7 @@ export class FileBlobStore implements BlobStore {
  * a Readable source undestroyed, unpiped and paused: an HTTP door can still answer the request (413)
  * on the connection it came from, and decides itself what becomes of the rest of the body.
  */
-function pump(source: Readable | AsyncIterable<Uint8Array>, writer: HashingWriter): Promise<void> {
+export function pump(source: Readable | AsyncIterable<Uint8Array>, writer: HashingWriter): Promise<void> {
   if (!(source instanceof Readable)) return pipeline(source, writer);
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -448,11 +448,11 @@ async function listedItem(file: string, key: string, olderThan: Date): Promise<L
   }
 }
 
-function blobKeyOf(id: string): string {
+export function blobKeyOf(id: string): string {
   return `${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
 }
 
-function uploadIdOf(uploadKey: string): string {
+export function uploadIdOf(uploadKey: string): string {
   const match = UPLOAD_KEY_PATTERN.exec(uploadKey);
   if (!match) throw new Error(`Invalid upload key '${uploadKey}'`);
   return match[1]!;
@@ -514,13 +514,13 @@ async function writeFully(handle: FileHandle, bytes: Buffer, position: number): 
   }
 }
 
-function assertPartPlacement(part: UploadPartPlacement): void {
+export function assertPartPlacement(part: UploadPartPlacement): void {
   if (!Number.isSafeInteger(part.partNumber) || part.partNumber < 1) throw new RangeError(`Invalid part number ${part.partNumber}`);
   if (!Number.isSafeInteger(part.offset) || part.offset < 0) throw new RangeError(`Invalid part offset ${part.offset}`);
 }
 
 /** The length of parts that must cover 0…n without gap or overlap. */
-function contiguousLength(parts: CommittedUploadPart[]): number {
+export function contiguousLength(parts: CommittedUploadPart[]): number {
   const numbers = new Set<number>();
   let length = 0;
   for (const part of [...parts].sort((a, b) => a.offset - b.offset)) {
