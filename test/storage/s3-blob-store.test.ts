@@ -19,8 +19,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { BlobTooLargeError, RangeNotSatisfiableError, digestBlob, type ListedItem } from '../../src/storage/blob-store';
+import { collectGarbage } from '../../src/storage/garbage-collection';
 import { releaseHashWorkers } from '../../src/storage/hashing-writer';
 import { createS3BlobStore, S3BlobStore } from '../../src/storage/s3-blob-store';
+import { createTestApp } from '../helpers/database';
 import { startS3Server, type TestS3Server } from '../helpers/s3-server';
 
 const MIB = 1024 * 1024;
@@ -332,5 +334,37 @@ describe('listing for the garbage collector', () => {
     for (const item of listed) await store.abortUpload(item.key);
     expect(await collect(store.listUnfinishedUploads({ olderThan: later() }))).toEqual([]);
     expect(await objectKeys()).toEqual([]);
+  });
+});
+
+describe('the garbage collector on an S3 store', () => {
+  it('removes an orphan blob, an unfinished put and an abandoned upload once older than the grace period', async () => {
+    const app = await createTestApp();
+    try {
+      const orphan = await store.put(Readable.from([Buffer.alloc(100)]));
+      const uploadKey = await store.createUpload();
+      await store.writeUploadPart(uploadKey, { partNumber: 1, offset: 0 }, Readable.from([Buffer.alloc(40)]));
+      // A put whose writer stalls after its first part: its multipart upload stays open until collected.
+      let stall!: (error: Error) => void;
+      const stalled = new Promise<never>((_, reject) => (stall = reject));
+      const putting = store.put(
+        (async function* () {
+          for (let i = 0; i < PART; i += MIB) yield randomBytes(MIB);
+          await stalled;
+        })(),
+      );
+      while ((await collect(store.listUnfinishedPuts({ olderThan: later() }))).length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+
+      const young = await collectGarbage(app.db, store, { graceMs: 60 * 60_000 });
+      expect(young.total).toEqual({ files: 0, bytes: 0 });
+      const old = await collectGarbage(app.db, store, { graceMs: 60 * 60_000, now: new Date(Date.now() + 2 * 60 * 60_000) });
+      expect(old).toMatchObject({ blobs: { files: 1, bytes: 100 }, partials: { files: 1, bytes: 0 }, uploads: { files: 1, bytes: 40 } });
+      expect(await store.stat(orphan.key)).toBeUndefined();
+      stall(new Error('the writer died'));
+      await expect(putting).rejects.toThrow('the writer died');
+      expect(await objectKeys()).toEqual([]);
+    } finally {
+      await app.close();
+    }
   });
 });
