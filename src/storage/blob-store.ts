@@ -268,11 +268,7 @@ export class FileBlobStore implements BlobStore {
 
   async compose(keys: string[]): Promise<StoredBlob> {
     for (const key of keys) this.pathOf(key); // refuse a bad key before writing anything
-    const open = (key: string) => this.open(key);
-    async function* concatenated(): AsyncGenerator<Uint8Array> {
-      for (const key of keys) yield* open(key);
-    }
-    return this.put(concatenated());
+    return this.put(concatenation(keys, (key) => this.open(key)));
   }
 
   /** Uploads present on disk, for sweeping the ones no row refers to. */
@@ -408,6 +404,11 @@ export function pump(source: Readable | AsyncIterable<Uint8Array>, writer: Hashi
     const stopWatchingWriter = finished(writer, (error) => settle(error));
     source.pipe(writer);
   });
+}
+
+/** The bytes of the blobs one after another, each opened when the previous one is done. */
+export async function* concatenation(keys: string[], open: (key: string) => Readable): AsyncGenerator<Uint8Array> {
+  for (const key of keys) yield* open(key);
 }
 
 /** MD5 and SHA-256 of a stored blob, read back (an upload's parts were hashed one by one). */

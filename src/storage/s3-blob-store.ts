@@ -60,6 +60,7 @@ import {
   KEY_PATTERN,
   assertPartPlacement,
   blobKeyOf,
+  concatenation,
   contiguousLength,
   pump,
   uploadIdOf,
@@ -238,10 +239,7 @@ export class S3BlobStore implements BlobStore {
 
   async compose(keys: string[]): Promise<StoredBlob> {
     for (const key of keys) assertBlobKey(key);
-    const concatenated = async function* (this: S3BlobStore): AsyncGenerator<Uint8Array> {
-      for (const key of keys) yield* this.openObject(key);
-    }.call(this);
-    return this.put(concatenated);
+    return this.put(concatenation(keys, (key) => this.openObject(key)));
   }
 
   async *listBlobs(query: ListQuery): AsyncIterable<ListedItem> {

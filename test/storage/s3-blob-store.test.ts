@@ -17,6 +17,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { buffer as readAll } from 'node:stream/consumers';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { BlobTooLargeError, RangeNotSatisfiableError, digestBlob, type ListedItem } from '../../src/storage/blob-store';
 import { collectGarbage } from '../../src/storage/garbage-collection';
@@ -46,12 +47,6 @@ beforeEach(() => {
 
 function storeAt(prefix: string): S3BlobStore {
   return createS3BlobStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: s3.bucket, prefix, forcePathStyle: true, credentials: s3.credentials, partSizeBytes: PART });
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 function sums(data: Buffer): { sha256: string; md5: string } {
