@@ -23,8 +23,8 @@
  *
  * Streamed puts go up as multipart uploads of `partSizeBytes` parts (8 MiB by default; S3 wants at
  * least 5 MiB for every part but the last), `partsInFlight` of them at once: memory per put is
- * (partsInFlight + 1) parts plus the hashing writer's slabs, whatever the size. A put that fits in one
- * part is a single PutObject. MD5 and SHA-256 are computed on the way (HashingWriter).
+ * (partsInFlight + 1) parts plus the hashing writer's slabs, whatever the size. A put that ends within
+ * its first MiB is a single PutObject. MD5 and SHA-256 are computed on the way (HashingWriter).
  *
  * Resumable uploads: TUS chunks may be smaller than S3's 5 MiB part minimum and may arrive at different
  * gateway processes, so each part is an object of its own (streamed like a put), and completeUpload
@@ -76,7 +76,7 @@ import {
   type WrittenUploadPart,
 } from './blob-store';
 import { assertByteRange } from './file-range-stream';
-import { HashingWriter, type DigestAlgorithm, type Hashing } from './hashing-writer';
+import { HashingWriter, SLAB_BYTES, type DigestAlgorithm, type Hashing } from './hashing-writer';
 
 export interface S3BlobStoreOptions {
   client: S3Client;
@@ -117,6 +117,12 @@ export function createS3BlobStore(config: S3BlobStoreConfig): S3BlobStore {
 
 const MIB = 1024 * 1024;
 const MIN_PART_BYTES = 5 * MIB;
+/**
+ * A put that ends within its first MiB (the hashing writer's first slab: most blobs) is one PutObject;
+ * a longer one opens its multipart upload as soon as it gets this far, so that it is listed (and can
+ * be stopped by delete) while it runs, even before its first part is full.
+ */
+const MULTIPART_FROM_BYTES = SLAB_BYTES;
 const PENDING = 'pending/';
 const UPLOADS = 'uploads/';
 /** An upload's marker (`uploads/<uuid>`) or one of its parts (`uploads/<uuid>/<partNumber>`). */
@@ -216,16 +222,16 @@ export class S3BlobStore implements BlobStore {
     const key = blobKeyOf(uploadIdOf(uploadKey));
     const sizeBytes = contiguousLength(parts);
     const existing = await this.statObject(key);
-    if (existing === undefined) {
+    if (existing !== sizeBytes) {
       if ((await this.statObject(uploadKey)) === undefined) throw notFound(uploadKey);
+      if (existing !== undefined) throw new Error(`Blob ${key} holds ${existing} bytes, not the ${sizeBytes} of upload ${uploadKey}`);
+      await this.assertPartsHeld(uploadKey, parts, sizeBytes);
       const ordered = [...parts].sort((a, b) => a.offset - b.offset).filter((part) => part.sizeBytes > 0);
       const concatenated = async function* (this: S3BlobStore): AsyncGenerator<Uint8Array> {
         for (const part of ordered) yield* this.readPart(uploadKey, part);
       }.call(this);
       const written = await this.writeObject(key, concatenated, { algorithms: [], exclusive: true });
       if (written.sizeBytes !== sizeBytes) throw new Error(`Upload ${uploadKey}: its parts held ${written.sizeBytes} bytes, not ${sizeBytes}`);
-    } else if (existing !== sizeBytes) {
-      throw new Error(`Blob ${key} holds ${existing} bytes, not the ${sizeBytes} of upload ${uploadKey}`);
     }
     // Completed (now or before a crash): the parts and the marker are of no more use.
     await this.dropUpload(uploadKey);
@@ -244,7 +250,7 @@ export class S3BlobStore implements BlobStore {
 
   async *listBlobs(query: ListQuery): AsyncIterable<ListedItem> {
     for await (const item of this.listObjects(query.prefix ?? '')) {
-      if (KEY_PATTERN.test(item.key) && item.modifiedAt < query.olderThan) yield item;
+      if (KEY_PATTERN.test(item.key) && item.modifiedAt < query.olderThan) yield { key: item.key, sizeBytes: item.sizeBytes, modifiedAt: item.modifiedAt };
     }
   }
 
@@ -303,13 +309,27 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /** Every committed part is stored, with its ETag, and they hold the bytes the parts claim (one listing). */
+  private async assertPartsHeld(uploadKey: string, parts: CommittedUploadPart[], sizeBytes: number): Promise<void> {
+    const stored = new Map<string, ListedItem & { etag?: string }>();
+    for await (const object of this.listObjects(`${uploadKey}/`)) stored.set(object.key, object);
+    let held = 0;
+    for (const part of parts) {
+      const object = stored.get(partKeyOf(uploadKey, part.partNumber));
+      if (object && part.sizeBytes > 0 && !sameEtag(object.etag, part.etag)) throw notCommitted(uploadKey, part.partNumber, object.etag, part.etag);
+      held += Math.min(object?.sizeBytes ?? 0, part.sizeBytes);
+    }
+    if (held < sizeBytes) throw new Error(`Upload ${uploadKey} holds ${held} bytes, fewer than its parts' ${sizeBytes}`);
+  }
+
   /** The part's bytes, refused if they are not the ones committed (size and ETag). */
   private async *readPart(uploadKey: string, part: CommittedUploadPart): AsyncGenerator<Uint8Array> {
     const partKey = partKeyOf(uploadKey, part.partNumber);
     const response = await this.getObject(partKey);
     const body = response.Body as Readable;
     try {
-      if (response.ETag !== part.etag) throw new Error(`Part ${part.partNumber} of ${uploadKey} is not the one committed (ETag ${response.ETag}, not ${part.etag})`);
+      // Checked again as it is read: the part may have been rewritten since it was listed.
+      if (!sameEtag(response.ETag, part.etag)) throw notCommitted(uploadKey, part.partNumber, response.ETag, part.etag);
       if (response.ContentLength !== part.sizeBytes) throw new Error(`Part ${part.partNumber} of ${uploadKey} holds ${response.ContentLength} bytes, not ${part.sizeBytes}`);
       yield* body;
     } finally {
@@ -330,12 +350,19 @@ export class S3BlobStore implements BlobStore {
       }
       const body = response.Body as Readable;
       try {
-        if (range) {
-          // S3 answers a range running past the end with the bytes there are: the caller wants all or nothing.
-          const total = Number(/\/(\d+)$/.exec(response.ContentRange ?? '')?.[1]);
-          if (!(total > range.end)) throw new RangeNotSatisfiableError(range.start, range.end, total);
+        if (!range) return yield* body;
+        const [, first, total] = (/^bytes (\d+)-\d+\/(\d+)$/.exec(response.ContentRange ?? '') ?? []).map(Number);
+        if (first !== range.start) throw new Error(`Asked for bytes ${range.start}-${range.end} of ${key}, the server sent ${response.ContentRange ?? 'all'}`);
+        // S3 answers a range running past the end with the bytes there are: the caller wants all or nothing.
+        if (!(total! > range.end)) throw new RangeNotSatisfiableError(range.start, range.end, total!);
+        // Exactly the range's bytes: s3rver sends more for bytes=0-0 (it reads the 0 as "no end").
+        let remaining = range.end - range.start + 1;
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          yield chunk.length <= remaining ? chunk : chunk.subarray(0, remaining);
+          remaining -= Math.min(chunk.length, remaining);
+          if (remaining === 0) return;
         }
-        yield* body;
+        throw new Error(`${key} ended ${remaining} bytes before the end of the range ${range.start}-${range.end}`);
       } finally {
         body.destroy();
       }
@@ -362,12 +389,12 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** Objects under `prefix` (relative), in key order. */
-  private async *listObjects(prefix: string): AsyncGenerator<ListedItem> {
+  private async *listObjects(prefix: string): AsyncGenerator<ListedItem & { etag?: string }> {
     let ContinuationToken: string | undefined;
     do {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken }));
       for (const object of page.Contents ?? []) {
-        yield { key: object.Key!.slice(this.prefix.length), sizeBytes: object.Size ?? 0, modifiedAt: object.LastModified! };
+        yield { key: object.Key!.slice(this.prefix.length), sizeBytes: object.Size ?? 0, modifiedAt: object.LastModified!, etag: object.ETag };
       }
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
@@ -434,8 +461,8 @@ export class S3BlobStore implements BlobStore {
 
 /**
  * Collects the hashing writer's slabs (handed over in stream order) into parts: a stream that ends
- * within the first part becomes one PutObject; otherwise the first full part opens a multipart
- * upload, and parts go up `partsInFlight` at a time, each buffer reused once S3 has it.
+ * within MULTIPART_FROM_BYTES becomes one PutObject; a longer one opens a multipart upload, and its
+ * parts go up `partsInFlight` at a time, each buffer reused once S3 has it.
  */
 class ObjectSink {
   private readonly partSize: number;
@@ -444,6 +471,7 @@ class ObjectSink {
   private buffers = 0;
   private current?: Buffer;
   private fill = 0;
+  private received = 0;
   private uploadId?: string;
   private readonly completed: CompletedPart[] = [];
   private readonly inFlight = new Set<Promise<void>>();
@@ -504,6 +532,8 @@ class ObjectSink {
   }
 
   private async take(bytes: Buffer): Promise<void> {
+    this.received += bytes.length;
+    if (this.uploadId === undefined && this.received >= MULTIPART_FROM_BYTES) await this.begin();
     let offset = 0;
     while (offset < bytes.length) {
       if (this.failure) throw this.failure;
@@ -518,11 +548,6 @@ class ObjectSink {
   /** Sends the current buffer as the next part, once fewer than partsInFlight are on their way. */
   private async sendPart(): Promise<void> {
     const { client, bucket, prefix } = this.store;
-    if (this.uploadId === undefined) {
-      const created = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: prefix + this.key }));
-      this.uploadId = created.UploadId!;
-      await this.store.recordPendingPut(this.key, this.uploadId);
-    }
     while (this.inFlight.size >= this.partsInFlight) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
     const buffer = this.current!;
@@ -544,6 +569,14 @@ class ObjectSink {
     this.inFlight.add(sending);
   }
 
+  /** Opens the multipart upload and records it (its `pending/` marker) before any part goes up. */
+  private async begin(): Promise<void> {
+    const { client, bucket, prefix } = this.store;
+    const created = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: prefix + this.key }));
+    this.uploadId = created.UploadId!;
+    await this.store.recordPendingPut(this.key, this.uploadId);
+  }
+
   private freeBuffer(): Buffer {
     const buffer = this.free.pop();
     if (buffer) return buffer;
@@ -563,6 +596,15 @@ function assertBlobKey(key: string): void {
 
 function partKeyOf(uploadKey: string, partNumber: number): string {
   return `${uploadKey}/${partNumber}`;
+}
+
+/** ETags compared without their quotes (servers differ in whether listings quote them). */
+function sameEtag(a: string | undefined, b: string): boolean {
+  return a !== undefined && a.replace(/"/g, '') === b.replace(/"/g, '');
+}
+
+function notCommitted(uploadKey: string, partNumber: number, found: string | undefined, committed: string): Error {
+  return new Error(`Part ${partNumber} of ${uploadKey} is not the one committed (ETag ${found}, not ${committed})`);
 }
 
 function errorName(error: unknown): string | undefined {
