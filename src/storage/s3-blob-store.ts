@@ -285,7 +285,7 @@ export class S3BlobStore implements BlobStore {
 
   /**
    * Stream `source` into the object `key` (relative to the prefix), hashing it on the way: one
-   * PutObject if it fits in a part, a multipart upload otherwise. On failure nothing is left.
+   * PutObject if it ends within its first MiB, a multipart upload otherwise. On failure nothing is left.
    */
   private async writeObject(key: string, source: Readable | AsyncIterable<Uint8Array>, options: WriteObjectOptions): Promise<WrittenObject> {
     const sink = new ObjectSink(this, key, options.exclusive);
