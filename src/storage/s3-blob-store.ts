@@ -159,6 +159,7 @@ export class S3BlobStore implements BlobStore {
       throw new RangeError(`partSizeBytes must be at least ${MIN_PART_BYTES} (got ${this.partSizeBytes})`);
     }
     this.partsInFlight = options.partsInFlight ?? 2;
+    if (!Number.isSafeInteger(this.partsInFlight) || this.partsInFlight < 1) throw new RangeError(`partsInFlight must be at least 1 (got ${this.partsInFlight})`);
     this.hashing = options.hashing;
   }
 

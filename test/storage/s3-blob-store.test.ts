@@ -217,6 +217,7 @@ describe('listing for the garbage collector', () => {
     // The writer stalls after two parts, as one whose process died would: its multipart upload stays open.
     let stall!: (error: Error) => void;
     const stalled = new Promise<never>((_, reject) => (stall = reject));
+    stalled.catch(() => undefined); // it may fail before the source awaits it
     async function* dying(): AsyncGenerator<Buffer> {
       for (let i = 0; i < 2 * PART; i += MIB) yield randomBytes(MIB);
       await stalled;
@@ -269,6 +270,8 @@ describe('the garbage collector on an S3 store', () => {
       // A put whose writer stalls after its first part: its multipart upload stays open until collected.
       let stall!: (error: Error) => void;
       const stalled = new Promise<never>((_, reject) => (stall = reject));
+      stalled.catch(() => undefined); // it may fail before the source awaits it
+    stalled.catch(() => undefined); // it may fail before the source awaits it
       const putting = store.put(
         (async function* () {
           for (let i = 0; i < PART; i += MIB) yield randomBytes(MIB);
