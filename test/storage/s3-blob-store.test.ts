@@ -271,7 +271,6 @@ describe('the garbage collector on an S3 store', () => {
       let stall!: (error: Error) => void;
       const stalled = new Promise<never>((_, reject) => (stall = reject));
       stalled.catch(() => undefined); // it may fail before the source awaits it
-    stalled.catch(() => undefined); // it may fail before the source awaits it
       const putting = store.put(
         (async function* () {
           for (let i = 0; i < PART; i += MIB) yield randomBytes(MIB);
