@@ -23,8 +23,9 @@
  *
  * Streamed puts go up as multipart uploads of `partSizeBytes` parts (8 MiB by default; S3 wants at
  * least 5 MiB for every part but the last), `partsInFlight` of them at once: memory per put is
- * (partsInFlight + 1) parts plus the hashing writer's slabs, whatever the size. A put that ends within
- * its first MiB is a single PutObject. MD5 and SHA-256 are computed on the way (HashingWriter).
+ * (partsInFlight + 1) parts plus the hashing writer's slabs, whatever the size; S3's 10,000 parts make
+ * the largest put 10,000 x partSizeBytes (78 GiB at 8 MiB). A put that ends within its first MiB is a
+ * single PutObject. MD5 and SHA-256 are computed on the way (HashingWriter).
  *
  * Resumable uploads: TUS chunks may be smaller than S3's 5 MiB part minimum and may arrive at different
  * gateway processes, so each part is an object of its own (streamed like a put), and completeUpload
@@ -117,6 +118,8 @@ export function createS3BlobStore(config: S3BlobStoreConfig): S3BlobStore {
 
 const MIB = 1024 * 1024;
 const MIN_PART_BYTES = 5 * MIB;
+/** Parts of one multipart upload, at most (S3's limit): a put holds at most this many partSizeBytes. */
+const MAX_PARTS = 10_000;
 /**
  * A put that ends within its first MiB (the hashing writer's first slab: most blobs) is one PutObject;
  * a longer one opens its multipart upload as soon as it gets this far, so that it is listed (and can
@@ -554,6 +557,7 @@ class ObjectSink {
     const buffer = this.current!;
     const body = buffer.subarray(0, this.fill);
     const partNumber = this.completed.length + 1;
+    if (partNumber > MAX_PARTS) throw new Error(`S3 takes ${MAX_PARTS} parts at most: a put of more than ${MAX_PARTS * this.partSize} bytes needs a larger partSizeBytes`);
     this.completed.push({ PartNumber: partNumber });
     this.current = undefined;
     this.fill = 0;
