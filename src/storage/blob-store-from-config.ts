@@ -15,7 +15,17 @@ export async function openBlobStore(location: BlobStoreLocation): Promise<BlobSt
       const { createAzureBlobStore } = require('./azure-blob-store') as typeof import('./azure-blob-store');
       return createAzureBlobStore({ container: location.container, prefix: location.prefix, connectionString: location.connectionString });
     }
-    case 's3':
-      throw new Error('S3 blob stores are not in this build yet');
+    case 's3': {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when chosen
+      const { createS3BlobStore } = require('./s3-blob-store') as typeof import('./s3-blob-store');
+      return createS3BlobStore({
+        bucket: location.bucket,
+        prefix: location.prefix,
+        region: location.region,
+        endpoint: location.endpoint,
+        forcePathStyle: location.forcePathStyle,
+        credentials: location.credentials,
+      });
+    }
   }
 }

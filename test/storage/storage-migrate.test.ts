@@ -18,6 +18,7 @@ import { createOwnerWithService, newTask } from '../helpers/archive-fixtures';
 import { startAzurite } from '../helpers/azurite';
 import { CapturedOutput, createCliHarness, type CliHarness } from '../helpers/cli-runner';
 import { generatedAttachment, generatedBytes } from '../helpers/fixtures';
+import { startS3Server } from '../helpers/s3-server';
 import { CLI_FROM_SOURCE } from '../helpers/spawn-cli';
 
 let cli: CliHarness;
@@ -154,6 +155,11 @@ describe.each<[string, () => Promise<ObjectStoreUnderTest>]>([
   ['Azure Blob Storage (Azurite)', async () => {
     const azurite = await startAzurite();
     return { url: 'azure://migrated/gw', env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString }, stop: () => azurite.stop() };
+  }],
+  ['S3 (s3rver)', async () => {
+    const s3 = await startS3Server();
+    const env = { AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey };
+    return { url: `s3://${s3.bucket}/gw`, env, stop: () => s3.stop() };
   }],
 ])('to %s', (_name, startStore) => {
   let store: ObjectStoreUnderTest;
