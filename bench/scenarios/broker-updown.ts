@@ -238,16 +238,16 @@ export async function measureUpDown(
   return { rounds: results, comparisons, summary, ...(profileNote !== undefined && { profileNote }) };
 }
 
-function checkUpload(upload: { status: number; body: string }, what: string): void {
+export function checkUpload(upload: { status: number; body: string }, what: string): void {
   if (upload.status < 200 || upload.status > 299) throw new Error(`${what}: HTTP ${upload.status}: ${upload.body.slice(0, 500)}`);
 }
 
-function checkDownload(download: Download, input: InputFile, what: string): void {
+export function checkDownload(download: Download, input: InputFile, what: string): void {
   if (download.bytes !== input.sizeBytes) throw new Error(`${what}: ${download.bytes} bytes instead of ${input.sizeBytes}`);
   if (download.sha256 !== input.sha256) throw new Error(`${what}: sha256 mismatch (${download.sha256} ≠ ${input.sha256})`);
 }
 
-function logRound(
+export function logRound(
   log: (message: string) => void,
   direction: Direction,
   r: number,
