@@ -12,6 +12,8 @@ export const SCENARIO_NAMES = [
   'broker-load',
   'broker-altinn2-rest-1gb',
   'broker-soap-1gb',
+  'object-store-1gb',
+  'scale-out-2x',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 

@@ -12,11 +12,12 @@ import { archiveFormTasks } from '../../src/archive/archive-form-tasks';
 import type { ArchivedFormTask } from '../../src/archive/types';
 import { getFormTask } from '../../src/archive/get-form-task';
 import { FileBlobStore } from '../../src/storage/blob-store';
+import type { App } from '../../src/app';
 import { archivedFormTaskValue } from '../../src/services/download-queue/archived-form-task';
 import type { NodeSoapFixture } from '../baselines/node-soap-server';
 import { loadComparisons, loadRounds, summarize } from '../lib/compare';
 import type { BenchContext } from '../lib/context';
-import { createOwner } from '../lib/fixtures';
+import { createOwner, type BenchOwner } from '../lib/fixtures';
 import { deterministicFile, type InputFile } from '../lib/input-files';
 import { assertClean, runLoad } from '../lib/load';
 import { scenarioLogger } from '../lib/log';
@@ -39,37 +40,12 @@ export const formtask10x1mb: Scenario = {
     const seconds = context.quick ? 3 : 10;
     const rounds = context.quick ? 1 : 3;
 
-    const inputs: InputFile[] = [];
-    for (let i = 0; i < ATTACHMENTS; i++) inputs.push(await deterministicFile(context.cacheDir, `attachment${i}`, MIB, `formtask-${i}`));
+    const inputs = await formTaskAttachments(context);
 
     log(`archiving one form task with ${ATTACHMENTS} attachments of 1 MiB through the write path`);
     const { owner, archiveReference, fixture } = await context.withArchive(async (app) => {
-      const owner = await createOwner(app, '910000401', 'formtask');
-      const [archived] = await archiveFormTasks(app, owner.serviceOwnerId, [
-        {
-          serviceCode: owner.serviceCode,
-          serviceEditionCode: owner.serviceEditionCode,
-          reportee: '910000401',
-          reporteeType: 'Organisation',
-          caseId: 42,
-          forms: [
-            { dataFormatId: '4711', dataFormatVersion: 1, formData: '<Skjema><Navn>Bench AS</Navn><Belop>1000</Belop></Skjema>' },
-            { dataFormatId: '4712', dataFormatVersion: 1, formData: '<Vedlegg><Beskrivelse>Underskjema</Beskrivelse></Vedlegg>', parentIndex: 0 },
-          ],
-          approvers: [
-            { approverId: '01017012345', approvedAt: new Date('2024-03-05T13:05:00Z'), securityLevel: 'sensitive' },
-            { approverId: '02027012345', approvedAt: new Date('2024-03-05T13:06:00Z'), securityLevel: 'notSensitive' },
-          ],
-          attachments: inputs.map((input, i) => ({
-            fileName: `vedlegg-${i}.bin`,
-            attachmentType: 'application_octet-stream',
-            attachmentTypeName: 'Bench',
-            open: () => fs.createReadStream(input.path),
-          })),
-          shipmentMetadata: [{ key: 'source', value: 'bench' }],
-        },
-      ]);
-      const task = await getFormTask(app, { serviceOwnerId: owner.serviceOwnerId, archiveReference: archived!.archiveReference });
+      const { owner, archiveReference } = await archiveBenchFormTask(app, inputs);
+      const task = await getFormTask(app, { serviceOwnerId: owner.serviceOwnerId, archiveReference });
       const blobs = app.blobs as FileBlobStore;
       // The same values the gateway writes (src/services/download-queue/archived-form-task.ts), as node-soap takes them.
       const fixture: NodeSoapFixture = {
@@ -163,6 +139,43 @@ export const formtask10x1mb: Scenario = {
     }
   },
 };
+
+/** The ten attachments (deterministic, cached). */
+export async function formTaskAttachments(context: BenchContext): Promise<InputFile[]> {
+  const inputs: InputFile[] = [];
+  for (let i = 0; i < ATTACHMENTS; i++) inputs.push(await deterministicFile(context.cacheDir, `attachment${i}`, MIB, `formtask-${i}`));
+  return inputs;
+}
+
+/** The bench's form task (two forms, two approvers, the attachments) archived through the write path. */
+export async function archiveBenchFormTask(app: App, inputs: InputFile[]): Promise<{ owner: BenchOwner; archiveReference: string }> {
+  const owner = await createOwner(app, '910000401', 'formtask');
+  const [archived] = await archiveFormTasks(app, owner.serviceOwnerId, [
+    {
+      serviceCode: owner.serviceCode,
+      serviceEditionCode: owner.serviceEditionCode,
+      reportee: '910000401',
+      reporteeType: 'Organisation',
+      caseId: 42,
+      forms: [
+        { dataFormatId: '4711', dataFormatVersion: 1, formData: '<Skjema><Navn>Bench AS</Navn><Belop>1000</Belop></Skjema>' },
+        { dataFormatId: '4712', dataFormatVersion: 1, formData: '<Vedlegg><Beskrivelse>Underskjema</Beskrivelse></Vedlegg>', parentIndex: 0 },
+      ],
+      approvers: [
+        { approverId: '01017012345', approvedAt: new Date('2024-03-05T13:05:00Z'), securityLevel: 'sensitive' },
+        { approverId: '02027012345', approvedAt: new Date('2024-03-05T13:06:00Z'), securityLevel: 'notSensitive' },
+      ],
+      attachments: inputs.map((input, i) => ({
+        fileName: `vedlegg-${i}.bin`,
+        attachmentType: 'application_octet-stream',
+        attachmentTypeName: 'Bench',
+        open: () => fs.createReadStream(input.path),
+      })),
+      shipmentMetadata: [{ key: 'source', value: 'bench' }],
+    },
+  ]);
+  return { owner, archiveReference: archived!.archiveReference };
+}
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');

@@ -10,8 +10,10 @@ import { brokerTus1gb } from './broker-tus-1gb';
 import { encrypt1gb } from './encrypt-1gb';
 import { formtask10x1mb } from './formtask-10x1mb';
 import { list500 } from './list-500';
+import { objectStore1gb } from './object-store-1gb';
 import { purge } from './purge';
 import { queueScale } from './queue-scale';
+import { scaleOut2x } from './scale-out-2x';
 import { stream1gb } from './stream-1gb';
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -27,4 +29,6 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'broker-load': brokerLoad,
   'broker-altinn2-rest-1gb': brokerAltinn2Rest1gb,
   'broker-soap-1gb': brokerSoap1gb,
+  'object-store-1gb': objectStore1gb,
+  'scale-out-2x': scaleOut2x,
 };
