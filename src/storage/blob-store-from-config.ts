@@ -4,9 +4,24 @@
  */
 import type { BlobStore } from './blob-store';
 import { FileBlobStore } from './blob-store';
-import type { BlobStoreLocation } from './blob-store-location';
+import { describeBlobStoreLocation, type BlobStoreLocation } from './blob-store-location';
 
+/**
+ * The store, checked by listing one key prefix: a wrong address, account, bucket or credentials
+ * fail here, at start, with the store's own reason, not at the first upload.
+ */
 export async function openBlobStore(location: BlobStoreLocation): Promise<BlobStore> {
+  let store: BlobStore;
+  try {
+    store = await createBlobStore(location);
+    for await (const _ of store.listBlobs({ prefix: 'ff/ff/', olderThan: new Date(0) })) break;
+  } catch (error) {
+    throw new Error(`The blob store ${describeBlobStoreLocation(location)} cannot be used: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return store;
+}
+
+async function createBlobStore(location: BlobStoreLocation): Promise<BlobStore> {
   switch (location.kind) {
     case 'file':
       return new FileBlobStore(location.directory);
