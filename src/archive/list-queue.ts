@@ -1,12 +1,17 @@
 /** GetDownloadQueueItems: the oldest unpurged items of one service owner, optionally one service code. */
-import { formatArchiveReference } from './archive-reference';
-import type { ArchiveContext, QueueItem, ReporteeType, ShipmentMetadataEntry } from './types';
+import { formatArchiveReference, parseArchiveReference } from './archive-reference';
+import type { ArchiveContext, QueueItem, ReporteeType, ShipmentMetadataEntry, StoredQueueItem } from './types';
 
 export interface ListQueueRequest {
   serviceOwnerId: number;
   /** Filter on a service code (all its editions); null/empty → all the owner's services. */
   serviceCode?: string | null;
   limit: number;
+}
+
+interface PendingRow {
+  form_task_id: number;
+  fragment: string | null;
 }
 
 interface QueueRow {
@@ -18,55 +23,128 @@ interface QueueRow {
   service_edition_code: number;
 }
 
-export async function listQueue({ db }: ArchiveContext, request: ListQueueRequest): Promise<QueueItem[]> {
-  const columns = `q.form_task_id, q.archived_at, t.reportee, t.reportee_type, s.service_code, s.service_edition_code`;
+export async function listQueue(ctx: ArchiveContext, request: ListQueueRequest): Promise<QueueItem[]> {
+  const rows = await pendingItems(ctx, request, null);
+  const items = await queueItems(ctx, rows.map((r) => r.form_task_id));
+  return rows.map((r) => items.get(r.form_task_id)!);
+}
+
+/**
+ * The same listing for a door that keeps each item's serialized form (`storeQueueItemFragments`):
+ * an item with a fragment stored in `format` comes back as that fragment alone, so a steady-state
+ * listing is one query on one table; the others come back as full items for the door to present
+ * (and store). The archive never reads a fragment: its format is the door's.
+ */
+export async function listQueueWithFragments(
+  ctx: ArchiveContext,
+  request: ListQueueRequest,
+  format: string,
+): Promise<Array<QueueItem | StoredQueueItem>> {
+  const rows = await pendingItems(ctx, request, format);
+  const missing = rows.filter((r) => r.fragment === null).map((r) => r.form_task_id);
+  const items = missing.length > 0 ? await queueItems(ctx, missing) : new Map<number, QueueItem>();
+  return rows.map((r) =>
+    r.fragment === null ? items.get(r.form_task_id)! : { archiveReference: formatArchiveReference(r.form_task_id), fragment: r.fragment },
+  );
+}
+
+/**
+ * Keeps each item's serialized form, made by the presenting door, beside the item. Queue items
+ * never change once archived (purging only marks them), so a fragment stays valid for the item's
+ * life; another `format` replaces it. Rows another listing is filling right now are skipped
+ * (SKIP LOCKED): concurrent first listings neither wait for nor deadlock on each other.
+ */
+export async function storeQueueItemFragments(
+  { db }: ArchiveContext,
+  format: string,
+  fragments: { archiveReference: string; fragment: string }[],
+): Promise<void> {
+  const ids: number[] = [];
+  const texts: string[] = [];
+  for (const f of fragments) {
+    const id = parseArchiveReference(f.archiveReference);
+    if (id === undefined) throw new Error(`Not an archive reference: ${f.archiveReference}`);
+    ids.push(id);
+    texts.push(f.fragment);
+  }
+  if (ids.length === 0) return;
+  await db.raw(
+    `WITH todo AS (
+       SELECT form_task_id FROM download_queue_items
+        WHERE form_task_id = ANY(?::bigint[]) AND fragment_format IS DISTINCT FROM ?
+        ORDER BY form_task_id FOR UPDATE SKIP LOCKED)
+     UPDATE download_queue_items q SET fragment = f.fragment, fragment_format = ?
+       FROM todo JOIN unnest(?::bigint[], ?::text[]) AS f(id, fragment) ON f.id = todo.form_task_id
+      WHERE q.form_task_id = todo.form_task_id`,
+    [ids, format, format, ids, texts],
+  );
+}
+
+/** The pending items' ids in queue order, with their fragment when one is stored in `format`. */
+async function pendingItems({ db }: ArchiveContext, request: ListQueueRequest, format: string | null): Promise<PendingRow[]> {
+  const fragment = format === null ? 'NULL::text' : 'CASE WHEN q.fragment_format = ? THEN q.fragment END';
+  const fragmentBinding = format === null ? [] : [format];
   const serviceCode = request.serviceCode?.trim();
   // Both shapes read a partial index in order and stop after `limit` rows. With a service code,
   // each edition is its own ordered index range (LATERAL), merged and cut, so the cost does not
   // depend on how many items that service has queued.
   const { rows } = serviceCode
-    ? await db.raw<{ rows: QueueRow[] }>(
-        `SELECT ${columns}
+    ? await db.raw<{ rows: PendingRow[] }>(
+        `SELECT q.form_task_id, ${fragment} AS fragment
            FROM services s
            CROSS JOIN LATERAL (
-             SELECT qi.form_task_id, qi.archived_at FROM download_queue_items qi
+             SELECT qi.form_task_id, qi.archived_at, qi.fragment, qi.fragment_format FROM download_queue_items qi
               WHERE qi.service_id = s.id AND qi.purged_at IS NULL
               ORDER BY qi.archived_at, qi.form_task_id LIMIT ?) q
-           JOIN form_tasks t ON t.id = q.form_task_id
           WHERE s.service_owner_id = ? AND s.service_code = ?
           ORDER BY q.archived_at, q.form_task_id LIMIT ?`,
-        [request.limit, request.serviceOwnerId, serviceCode, request.limit],
+        [...fragmentBinding, request.limit, request.serviceOwnerId, serviceCode, request.limit],
       )
-    : await db.raw<{ rows: QueueRow[] }>(
-        `SELECT ${columns}
+    : await db.raw<{ rows: PendingRow[] }>(
+        `SELECT q.form_task_id, ${fragment} AS fragment
            FROM download_queue_items q
-           JOIN form_tasks t ON t.id = q.form_task_id
-           JOIN services s ON s.id = q.service_id
           WHERE q.service_owner_id = ? AND q.purged_at IS NULL
           ORDER BY q.archived_at, q.form_task_id LIMIT ?`,
-        [request.serviceOwnerId, request.limit],
+        [...fragmentBinding, request.serviceOwnerId, request.limit],
       );
-  if (rows.length === 0) return [];
+  return rows;
+}
 
+/** The queue items of these form tasks, by id. */
+async function queueItems({ db }: ArchiveContext, ids: number[]): Promise<Map<number, QueueItem>> {
+  const result = new Map<number, QueueItem>();
+  if (ids.length === 0) return result;
+  // One array parameter rather than 500 bound values: the statements stay small and plan fast.
+  const [{ rows }, { rows: metadataRows }] = await Promise.all([
+    db.raw<{ rows: QueueRow[] }>(
+      `SELECT q.form_task_id, q.archived_at, t.reportee, t.reportee_type, s.service_code, s.service_edition_code
+         FROM download_queue_items q
+         JOIN form_tasks t ON t.id = q.form_task_id
+         JOIN services s ON s.id = q.service_id
+        WHERE q.form_task_id = ANY(?::bigint[])`,
+      [ids],
+    ),
+    db.raw<{ rows: { form_task_id: number; key: string; value: string | null }[] }>(
+      `SELECT form_task_id, key, value FROM shipment_metadata WHERE form_task_id = ANY(?::bigint[]) ORDER BY form_task_id, position`,
+      [ids],
+    ),
+  ]);
   const metadataByTask = new Map<number, ShipmentMetadataEntry[]>();
-  // One array parameter rather than 500 bound values: the statement stays small and plans fast.
-  const { rows: metadataRows } = await db.raw<{ rows: { form_task_id: number; key: string; value: string | null }[] }>(
-    `SELECT form_task_id, key, value FROM shipment_metadata WHERE form_task_id = ANY(?::bigint[]) ORDER BY form_task_id, position`,
-    [rows.map((r) => r.form_task_id)],
-  );
   for (const m of metadataRows) {
     const list = metadataByTask.get(m.form_task_id) ?? [];
     list.push({ key: m.key, value: m.value });
     metadataByTask.set(m.form_task_id, list);
   }
-
-  return rows.map((r) => ({
-    archiveReference: formatArchiveReference(r.form_task_id),
-    archivedAt: r.archived_at,
-    reporteeId: r.reportee,
-    reporteeType: r.reportee_type,
-    serviceCode: r.service_code,
-    serviceEditionCode: r.service_edition_code,
-    shipmentMetadata: metadataByTask.get(r.form_task_id) ?? null,
-  }));
+  for (const r of rows) {
+    result.set(r.form_task_id, {
+      archiveReference: formatArchiveReference(r.form_task_id),
+      archivedAt: r.archived_at,
+      reporteeId: r.reportee,
+      reporteeType: r.reportee_type,
+      serviceCode: r.service_code,
+      serviceEditionCode: r.service_edition_code,
+      shipmentMetadata: metadataByTask.get(r.form_task_id) ?? null,
+    });
+  }
+  return result;
 }

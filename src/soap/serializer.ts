@@ -4,6 +4,7 @@
  * getValue() on nillable members without null checks, and WCF clients depend on the order.
  * Binary values become XOP includes; their parts are collected for the MTOM writer.
  */
+import { createHash } from 'node:crypto';
 import { escapeText } from '../xml/writer';
 import { ALL_PREFIXES, RESPONSE_PREFIXES } from './namespaces';
 import { isBinaryPart, type BinaryPart, type ComplexType, type ElementDescriptor, type FieldDescriptor, type SimpleType } from './schema';
@@ -61,6 +62,50 @@ function tagsOf(descriptor: { ns: string; name: string }): Tags {
   return tags;
 }
 
+/**
+ * An element this writer produced earlier (`serializeMember`), written again as is. Lets a door
+ * keep the XML of data that never changes (e.g. an archived queue item) instead of rebuilding it
+ * per response. Its prefixes are the ones every response Envelope declares (NAMESPACE_DECLARATIONS).
+ */
+export interface SerializedXml {
+  kind: 'serialized-xml';
+  xml: string;
+}
+
+export function serializedXml(xml: string): SerializedXml {
+  return { kind: 'serialized-xml', xml };
+}
+
+function isSerializedXml(value: unknown): value is SerializedXml {
+  return typeof value === 'object' && value !== null && (value as SerializedXml).kind === 'serialized-xml';
+}
+
+/**
+ * One member's element (one item of a repeated member) as XML, for `serializedXml` later. A value
+ * with binary parts cannot be kept this way: its content IDs belong to one response.
+ */
+export function serializeMember(member: FieldDescriptor, value: unknown): string {
+  const out = new XmlOutput('kept');
+  writeField(out, member, value);
+  if (out.parts.length > 0) throw new Error(`${member.name}: a value with binary parts cannot be serialized ahead of its response`);
+  return out.toString();
+}
+
+/**
+ * Bump when this writer's output for the same value changes (escaping, formats, defaults): stored
+ * fragments of an older format are then rebuilt rather than served.
+ */
+const WRITER_VERSION = 1;
+
+/**
+ * Identifies the XML `serializeMember(member, …)` writes: the member's descriptor, the response
+ * prefixes and the writer's version. A fragment kept under another format is stale.
+ */
+export function serializedFormat(member: FieldDescriptor): string {
+  const hash = createHash('sha256').update(JSON.stringify({ WRITER_VERSION, member, ALL_PREFIXES, NAMESPACE_DECLARATIONS }));
+  return `${member.name}/${hash.digest('base64url').slice(0, 16)}`;
+}
+
 /** Write a top-level element (e.g. an operation's response wrapper) with its value. */
 export function writeElement(out: XmlOutput, element: ElementDescriptor, value: Record<string, unknown>): void {
   const tags = tagsOf(element);
@@ -81,6 +126,10 @@ function writeMembers(out: XmlOutput, type: ComplexType, value: Record<string, u
 }
 
 function writeField(out: XmlOutput, member: FieldDescriptor, value: unknown): void {
+  if (isSerializedXml(value)) {
+    out.push(value.xml);
+    return;
+  }
   const tags = tagsOf(member);
   if (value === null || value === undefined) {
     if (member.nillable) {

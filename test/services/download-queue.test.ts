@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { archiveFormTasks } from '../../src/archive/archive-form-tasks';
+import { parseArchiveReference } from '../../src/archive/archive-reference';
 import { childElements, textContent } from '../../src/xml/parser';
 import { bytesAttachment, newTask } from '../helpers/archive-fixtures';
 import { createSoapOwner, type SoapOwner } from '../helpers/fixtures';
@@ -125,6 +126,40 @@ describe('GetDownloadQueueItems', () => {
     expect(main).toHaveLength(500);
     expect(main.every((i) => text(i, 'ServiceCode') === owner.serviceCode)).toBe(true);
     expect(await queueItems(owner, 'NoSuchService')).toHaveLength(0);
+  });
+
+  it('writes each item once, serves the stored form byte for byte, and rebuilds a missing or stale one', async () => {
+    const owner = await createSoapOwner(server.app);
+    const tasks = await archiveFormTasks(server.app, owner.serviceOwnerId, [
+      newTask(owner, { shipmentMetadata: [{ key: 'Merknad', value: 'a < b & c\r\nd' }, { key: 'Tom', value: null }] }),
+      newTask(owner),
+      newTask(owner),
+    ]);
+    const ids = tasks.map((t) => parseArchiveReference(t.archiveReference)!);
+    const stored = () =>
+      server.app.db('download_queue_items').whereIn('form_task_id', ids).orderBy('form_task_id').select<{ fragment: string | null; fragment_format: string | null }[]>('fragment', 'fragment_format');
+    const list = async (serviceCode?: string) => {
+      const result = await dq('GetDownloadQueueItems', { ...credentials(owner), serviceCode });
+      expect(result.status).toBe(200);
+      return result;
+    };
+
+    const firstResult = await list();
+    const items = children(child(firstResult.bodyElement, 'GetDownloadQueueItemsResult', NS.svc), 'DownloadQueueItemBE');
+    expect(items.map((i) => text(i, 'ArchiveReference'))).toEqual(tasks.map((t) => t.archiveReference));
+    expect(text(children(child(items[0]!, 'ShipmentMetadataList'), 'ArchivedShipmentMetadata')[0]!, 'Value')).toBe('a < b & c\r\nd');
+    const first = firstResult.body.toString('utf8');
+    const kept = await stored();
+    expect(kept.every((r) => r.fragment !== null && r.fragment.startsWith('<dq:DownloadQueueItemBE>'))).toBe(true);
+    expect(new Set(kept.map((r) => r.fragment_format)).size).toBe(1);
+    expect((await list()).body.toString('utf8')).toBe(first);
+    expect((await list(owner.serviceCode)).body.toString('utf8')).toBe(first);
+
+    // As archived before fragments were kept, and as kept in an older format: both are rebuilt.
+    await server.app.db('download_queue_items').where({ form_task_id: ids[0] }).update({ fragment: null, fragment_format: null });
+    await server.app.db('download_queue_items').where({ form_task_id: ids[1] }).update({ fragment: '<dq:Stale/>', fragment_format: 'older' });
+    expect((await list()).body.toString('utf8')).toBe(first);
+    expect(await stored()).toEqual(kept);
   });
 
   it('shows only the calling owner’s items', async () => {

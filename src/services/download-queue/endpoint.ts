@@ -5,13 +5,14 @@
 import path from 'node:path';
 import type { App } from '../../app';
 import { getFormTask } from '../../archive/get-form-task';
-import { listQueue } from '../../archive/list-queue';
+import { listQueueWithFragments, storeQueueItemFragments } from '../../archive/list-queue';
 import { purgeItem } from '../../archive/purge-item';
-import type { ArchivedFormTask, QueueItem } from '../../archive/types';
+import type { ArchivedFormTask, QueueItem, StoredQueueItem } from '../../archive/types';
 import { renderFormSetPdf, requirePdfLanguage, UnsupportedPdfLanguage } from '../../pdf/form-set-pdf';
 import { altinnFault, SoapFault } from '../../soap/fault';
 import { contractOperations, type SoapEndpointDefinition } from '../../soap/endpoint';
 import type { BinaryPart } from '../../soap/schema';
+import { serializedFormat, serializedXml, serializeMember } from '../../soap/serializer';
 import { authenticate, ERROR_ID, mapServiceOwnerError, requireString, testOperation } from '../altinn-common';
 import { archivedFormTaskValue, attachmentPart } from './archived-form-task';
 import { downloadQueueContract as contract, SOAP_ACTION_PREFIX } from './contract';
@@ -31,12 +32,12 @@ export function downloadQueueEndpoint(app: App, wsdlDir: string): SoapEndpointDe
 
       operation('GetDownloadQueueItems', async (input, context) => {
         const user = await authenticate(app.authenticator, input.systemUserName, input.systemPassword, context);
-        const items = await listQueue(app, {
-          serviceOwnerId: user.serviceOwnerId,
-          serviceCode: input.serviceCode as string | null,
-          limit: app.config.queuePageSize,
-        });
-        return { GetDownloadQueueItemsResult: { DownloadQueueItemBE: items.map(toQueueItem) } };
+        const items = await listQueueWithFragments(
+          app,
+          { serviceOwnerId: user.serviceOwnerId, serviceCode: input.serviceCode as string | null, limit: app.config.queuePageSize },
+          QUEUE_ITEM_FORMAT,
+        );
+        return { GetDownloadQueueItemsResult: { DownloadQueueItemBE: await queueItemElements(app, items) } };
       }),
 
       operation('PurgeItem', async (input, context) => {
@@ -90,6 +91,28 @@ export function downloadQueueEndpoint(app: App, wsdlDir: string): SoapEndpointDe
       }),
     ],
   };
+}
+
+/**
+ * Each queue item's DownloadQueueItemBE element is written once and stored beside the item: an
+ * archived item never changes, and a listing is up to 500 of them, so rebuilding that XML per call
+ * was most of the listing's CPU. The fragment is this door's XML (the archive stores it opaquely);
+ * its format changes with the contract's item descriptor or the writer, and older ones are rebuilt.
+ */
+const queueItemMember = contract.GetDownloadQueueItems.response.type.fields[0]!;
+const queueItemField = (queueItemMember.type as Exclude<typeof queueItemMember.type, string>).fields[0]!;
+const QUEUE_ITEM_FORMAT = serializedFormat(queueItemField);
+
+async function queueItemElements(app: App, items: Array<QueueItem | StoredQueueItem>) {
+  const made: StoredQueueItem[] = [];
+  const elements = items.map((item) => {
+    if ('fragment' in item) return serializedXml(item.fragment);
+    const fragment = serializeMember(queueItemField, toQueueItem(item));
+    made.push({ archiveReference: item.archiveReference, fragment });
+    return serializedXml(fragment);
+  });
+  if (made.length > 0) await storeQueueItemFragments(app, QUEUE_ITEM_FORMAT, made);
+  return elements;
 }
 
 function toQueueItem(item: QueueItem): Record<string, unknown> {
