@@ -9,11 +9,6 @@ export interface ListQueueRequest {
   limit: number;
 }
 
-interface PendingRow {
-  form_task_id: number;
-  fragment: string | null;
-}
-
 interface QueueRow {
   form_task_id: number;
   archived_at: Date;
@@ -24,28 +19,48 @@ interface QueueRow {
 }
 
 export async function listQueue(ctx: ArchiveContext, request: ListQueueRequest): Promise<QueueItem[]> {
-  const rows = await pendingItems(ctx, request, null);
-  const items = await queueItems(ctx, rows.map((r) => r.form_task_id));
-  return rows.map((r) => items.get(r.form_task_id)!);
+  const ids = await pendingIds(ctx, request);
+  const items = await queueItems(ctx, ids);
+  return ids.map((id) => items.get(id)!);
 }
 
 /**
- * The same listing for a door that keeps each item's serialized form (`storeQueueItemFragments`):
- * an item with a fragment stored in `format` comes back as that fragment alone, so a steady-state
- * listing is one query on one table; the others come back as full items for the door to present
- * (and store). The archive never reads a fragment: its format is the door's.
+ * The same listing as archive references only: one index range scan, no item data. For a door that
+ * keeps each item's serialized form (`queueItemsOrFragments`, `storeQueueItemFragments`).
  */
-export async function listQueueWithFragments(
+export async function listQueueReferences(ctx: ArchiveContext, request: ListQueueRequest): Promise<string[]> {
+  return (await pendingIds(ctx, request)).map(formatArchiveReference);
+}
+
+/**
+ * These queue items (references from `listQueueReferences`, in that order): an item with a
+ * fragment stored in `format` comes back as that fragment alone, the others as full items for the
+ * door to present (and store). The archive never reads a fragment: its format is the door's.
+ */
+export async function queueItemsOrFragments(
   ctx: ArchiveContext,
-  request: ListQueueRequest,
+  archiveReferences: string[],
   format: string,
 ): Promise<Array<QueueItem | StoredQueueItem>> {
-  const rows = await pendingItems(ctx, request, format);
-  const missing = rows.filter((r) => r.fragment === null).map((r) => r.form_task_id);
-  const items = missing.length > 0 ? await queueItems(ctx, missing) : new Map<number, QueueItem>();
-  return rows.map((r) =>
-    r.fragment === null ? items.get(r.form_task_id)! : { archiveReference: formatArchiveReference(r.form_task_id), fragment: r.fragment },
+  if (archiveReferences.length === 0) return [];
+  const ids = archiveReferences.map(toFormTaskId);
+  const { rows } = await ctx.db.raw<{ rows: { form_task_id: number; fragment: string }[] }>(
+    `SELECT form_task_id, fragment FROM download_queue_items WHERE form_task_id = ANY(?::bigint[]) AND fragment_format = ?`,
+    [ids, format],
   );
+  const fragments = new Map(rows.map((r) => [r.form_task_id, r.fragment]));
+  const missing = ids.filter((id) => !fragments.has(id));
+  const items = missing.length > 0 ? await queueItems(ctx, missing) : new Map<number, QueueItem>();
+  return ids.map((id) => {
+    const fragment = fragments.get(id);
+    return fragment === undefined ? items.get(id)! : { archiveReference: formatArchiveReference(id), fragment };
+  });
+}
+
+function toFormTaskId(archiveReference: string): number {
+  const id = parseArchiveReference(archiveReference);
+  if (id === undefined) throw new Error(`Not an archive reference: ${archiveReference}`);
+  return id;
 }
 
 /**
@@ -59,15 +74,9 @@ export async function storeQueueItemFragments(
   format: string,
   fragments: { archiveReference: string; fragment: string }[],
 ): Promise<void> {
-  const ids: number[] = [];
-  const texts: string[] = [];
-  for (const f of fragments) {
-    const id = parseArchiveReference(f.archiveReference);
-    if (id === undefined) throw new Error(`Not an archive reference: ${f.archiveReference}`);
-    ids.push(id);
-    texts.push(f.fragment);
-  }
-  if (ids.length === 0) return;
+  if (fragments.length === 0) return;
+  const ids = fragments.map((f) => toFormTaskId(f.archiveReference));
+  const texts = fragments.map((f) => f.fragment);
   await db.raw(
     `WITH todo AS (
        SELECT form_task_id FROM download_queue_items
@@ -80,34 +89,32 @@ export async function storeQueueItemFragments(
   );
 }
 
-/** The pending items' ids in queue order, with their fragment when one is stored in `format`. */
-async function pendingItems({ db }: ArchiveContext, request: ListQueueRequest, format: string | null): Promise<PendingRow[]> {
-  const fragment = format === null ? 'NULL::text' : 'CASE WHEN q.fragment_format = ? THEN q.fragment END';
-  const fragmentBinding = format === null ? [] : [format];
+/** The pending items' form task ids in queue order. */
+async function pendingIds({ db }: ArchiveContext, request: ListQueueRequest): Promise<number[]> {
   const serviceCode = request.serviceCode?.trim();
   // Both shapes read a partial index in order and stop after `limit` rows. With a service code,
   // each edition is its own ordered index range (LATERAL), merged and cut, so the cost does not
   // depend on how many items that service has queued.
   const { rows } = serviceCode
-    ? await db.raw<{ rows: PendingRow[] }>(
-        `SELECT q.form_task_id, ${fragment} AS fragment
+    ? await db.raw<{ rows: { form_task_id: number }[] }>(
+        `SELECT q.form_task_id
            FROM services s
            CROSS JOIN LATERAL (
-             SELECT qi.form_task_id, qi.archived_at, qi.fragment, qi.fragment_format FROM download_queue_items qi
+             SELECT qi.form_task_id, qi.archived_at FROM download_queue_items qi
               WHERE qi.service_id = s.id AND qi.purged_at IS NULL
               ORDER BY qi.archived_at, qi.form_task_id LIMIT ?) q
           WHERE s.service_owner_id = ? AND s.service_code = ?
           ORDER BY q.archived_at, q.form_task_id LIMIT ?`,
-        [...fragmentBinding, request.limit, request.serviceOwnerId, serviceCode, request.limit],
+        [request.limit, request.serviceOwnerId, serviceCode, request.limit],
       )
-    : await db.raw<{ rows: PendingRow[] }>(
-        `SELECT q.form_task_id, ${fragment} AS fragment
+    : await db.raw<{ rows: { form_task_id: number }[] }>(
+        `SELECT q.form_task_id
            FROM download_queue_items q
           WHERE q.service_owner_id = ? AND q.purged_at IS NULL
           ORDER BY q.archived_at, q.form_task_id LIMIT ?`,
-        [...fragmentBinding, request.serviceOwnerId, request.limit],
+        [request.serviceOwnerId, request.limit],
       );
-  return rows;
+  return rows.map((r) => r.form_task_id);
 }
 
 /** The queue items of these form tasks, by id. */

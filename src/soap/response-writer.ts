@@ -19,16 +19,23 @@ export interface SoapHttpResponse {
 
 /** `declarations`: the namespace declarations for the body's prefixes (default: the DownloadQueue contracts'). */
 export function soapEnvelope(bodyXml: string, soapVersion: SoapVersion, declarations: string = NAMESPACE_DECLARATIONS): string {
+  const [head, tail] = soapEnvelopeAround(soapVersion, declarations);
+  return head + bodyXml + tail;
+}
+
+/** The Envelope's text before and after the body's content. */
+export function soapEnvelopeAround(soapVersion: SoapVersion, declarations: string = NAMESPACE_DECLARATIONS): [head: string, tail: string] {
   const envNs = soapVersion === '1.1' ? SOAP11_ENV : SOAP12_ENV;
-  return `<s:Envelope xmlns:s="${envNs}"${declarations}><s:Body>${bodyXml}</s:Body></s:Envelope>`;
+  return [`<s:Envelope xmlns:s="${envNs}"${declarations}><s:Body>`, '</s:Body></s:Envelope>'];
 }
 
 function xmlContentType(soapVersion: SoapVersion): string {
   return soapVersion === '1.1' ? 'text/xml' : 'application/soap+xml';
 }
 
-export function plainResponse(envelopeXml: string, soapVersion: SoapVersion): SoapHttpResponse {
-  const body = Buffer.from(envelopeXml, 'utf8');
+/** `envelope`: text, or its UTF-8 bytes. */
+export function plainResponse(envelope: string | Buffer, soapVersion: SoapVersion): SoapHttpResponse {
+  const body = typeof envelope === 'string' ? Buffer.from(envelope, 'utf8') : envelope;
   return { contentType: `${xmlContentType(soapVersion)}; charset=utf-8`, contentLength: body.length, body };
 }
 
@@ -37,7 +44,7 @@ export interface MtomOptions {
   onBinaryBytes?(count: number): void;
 }
 
-export function mtomResponse(envelopeXml: string, parts: OutboundPart[], soapVersion: SoapVersion, options: MtomOptions = {}): SoapHttpResponse {
+export function mtomResponse(envelope: string | Buffer, parts: OutboundPart[], soapVersion: SoapVersion, options: MtomOptions = {}): SoapHttpResponse {
   const boundary = `uuid:${randomUUID()}`;
   const rootId = 'root.message@altinn-gateway';
   const innerType = xmlContentType(soapVersion);
@@ -46,7 +53,7 @@ export function mtomResponse(envelopeXml: string, parts: OutboundPart[], soapVer
       `Content-Type: application/xop+xml; charset=utf-8; type="${innerType}"\r\n` +
       `Content-Transfer-Encoding: 8bit\r\n\r\n`,
   );
-  const rootXml = Buffer.from(envelopeXml, 'utf8');
+  const rootXml = typeof envelope === 'string' ? Buffer.from(envelope, 'utf8') : envelope;
   // Binary parts say so: without a Content-Transfer-Encoding a part is 7bit, and readers such as
   // Perl's SOAP::Lite then rewrite its CRLF to LF. Written `Binary`: the value is case-insensitive
   // (RFC 2045 §6.1), but zeep strips leading/trailing CR/LF from parts marked exactly `binary`,

@@ -14,14 +14,14 @@ export interface OutboundPart {
   part: BinaryPart;
 }
 
-/** Collects output chunks and the binary parts referenced from them. */
+/** Collects output chunks (text, or bytes kept from an earlier response) and the binary parts referenced from them. */
 export class XmlOutput {
-  readonly chunks: string[] = [];
+  readonly chunks: (string | Buffer)[] = [];
   readonly parts: OutboundPart[] = [];
 
   constructor(private readonly contentIdPrefix: string) {}
 
-  push(text: string): void {
+  push(text: string | Buffer): void {
     this.chunks.push(text);
   }
 
@@ -32,7 +32,27 @@ export class XmlOutput {
   }
 
   toString(): string {
-    return this.chunks.join('');
+    return this.chunks.map((c) => (typeof c === 'string' ? c : c.toString('utf8'))).join('');
+  }
+
+  /**
+   * The output between `head` and `tail` as UTF-8, the form it is sent in: kept bytes are copied
+   * once, not decoded and encoded again with the text around them.
+   */
+  toBuffer(head: string, tail: string): Buffer {
+    const buffers: Buffer[] = [];
+    let text: string[] = [head];
+    for (const chunk of this.chunks) {
+      if (typeof chunk === 'string') {
+        text.push(chunk);
+      } else {
+        buffers.push(Buffer.from(text.join('')), chunk);
+        text = [];
+      }
+    }
+    text.push(tail);
+    buffers.push(Buffer.from(text.join('')));
+    return buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers);
   }
 }
 
@@ -69,10 +89,11 @@ function tagsOf(descriptor: { ns: string; name: string }): Tags {
  */
 export interface SerializedXml {
   kind: 'serialized-xml';
-  xml: string;
+  /** UTF-8 bytes or text. */
+  xml: Buffer | string;
 }
 
-export function serializedXml(xml: string): SerializedXml {
+export function serializedXml(xml: Buffer | string): SerializedXml {
   return { kind: 'serialized-xml', xml };
 }
 

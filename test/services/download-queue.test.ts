@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { archiveFormTasks } from '../../src/archive/archive-form-tasks';
 import { parseArchiveReference } from '../../src/archive/archive-reference';
+import { buildServer } from '../../src/server';
 import { childElements, textContent } from '../../src/xml/parser';
 import { bytesAttachment, newTask } from '../helpers/archive-fixtures';
 import { createSoapOwner, type SoapOwner } from '../helpers/fixtures';
@@ -128,7 +129,7 @@ describe('GetDownloadQueueItems', () => {
     expect(await queueItems(owner, 'NoSuchService')).toHaveLength(0);
   });
 
-  it('writes each item once, serves the stored form byte for byte, and rebuilds a missing or stale one', async () => {
+  it('writes each item once and keeps it for every gateway process; a missing or stale one is rebuilt', async () => {
     const owner = await createSoapOwner(server.app);
     const tasks = await archiveFormTasks(server.app, owner.serviceOwnerId, [
       newTask(owner, { shipmentMetadata: [{ key: 'Merknad', value: 'a < b & c\r\nd' }, { key: 'Tom', value: null }] }),
@@ -138,27 +139,42 @@ describe('GetDownloadQueueItems', () => {
     const ids = tasks.map((t) => parseArchiveReference(t.archiveReference)!);
     const stored = () =>
       server.app.db('download_queue_items').whereIn('form_task_id', ids).orderBy('form_task_id').select<{ fragment: string | null; fragment_format: string | null }[]>('fragment', 'fragment_format');
-    const list = async (serviceCode?: string) => {
-      const result = await dq('GetDownloadQueueItems', { ...credentials(owner), serviceCode });
+    const list = async (url: string, serviceCode?: string) => {
+      const result = await call(url, DQ_PATH, DQ_ACTION('GetDownloadQueueItems'), operationXml('GetDownloadQueueItems', { ...credentials(owner), serviceCode }));
       expect(result.status).toBe(200);
       return result;
     };
+    // Another gateway process on the same database: its own memory, the same stored fragments.
+    const otherProcess = async <T>(work: (url: string) => Promise<T>): Promise<T> => {
+      const other = buildServer(server.app, { logger: false });
+      try {
+        return await work(await other.listen({ port: 0, host: '127.0.0.1' }));
+      } finally {
+        await other.close();
+      }
+    };
 
-    const firstResult = await list();
+    const firstResult = await list(server.url);
     const items = children(child(firstResult.bodyElement, 'GetDownloadQueueItemsResult', NS.svc), 'DownloadQueueItemBE');
     expect(items.map((i) => text(i, 'ArchiveReference'))).toEqual(tasks.map((t) => t.archiveReference));
     expect(text(children(child(items[0]!, 'ShipmentMetadataList'), 'ArchivedShipmentMetadata')[0]!, 'Value')).toBe('a < b & c\r\nd');
     const first = firstResult.body.toString('utf8');
     const kept = await stored();
-    expect(kept.every((r) => r.fragment !== null && r.fragment.startsWith('<dq:DownloadQueueItemBE>'))).toBe(true);
+    expect(kept.every((r) => r.fragment !== null && first.includes(r.fragment))).toBe(true);
     expect(new Set(kept.map((r) => r.fragment_format)).size).toBe(1);
-    expect((await list()).body.toString('utf8')).toBe(first);
-    expect((await list(owner.serviceCode)).body.toString('utf8')).toBe(first);
+    expect((await list(server.url)).body.toString('utf8')).toBe(first);
+    expect((await list(server.url, owner.serviceCode)).body.toString('utf8')).toBe(first);
 
-    // As archived before fragments were kept, and as kept in an older format: both are rebuilt.
+    // Another process serves what is stored, not a copy of its own.
+    const marked = kept[2]!.fragment!.replace(owner.serviceCode, `${owner.serviceCode}-stored`);
+    await server.app.db('download_queue_items').where({ form_task_id: ids[2] }).update({ fragment: marked });
+    expect((await otherProcess((url) => list(url))).body.toString('utf8')).toBe(first.replace(kept[2]!.fragment!, marked));
+    await server.app.db('download_queue_items').where({ form_task_id: ids[2] }).update({ fragment: kept[2]!.fragment });
+
+    // As archived before fragments were kept, and as kept in an older format: both are rebuilt and stored.
     await server.app.db('download_queue_items').where({ form_task_id: ids[0] }).update({ fragment: null, fragment_format: null });
     await server.app.db('download_queue_items').where({ form_task_id: ids[1] }).update({ fragment: '<dq:Stale/>', fragment_format: 'older' });
-    expect((await list()).body.toString('utf8')).toBe(first);
+    expect((await otherProcess((url) => list(url))).body.toString('utf8')).toBe(first);
     expect(await stored()).toEqual(kept);
   });
 
