@@ -46,7 +46,8 @@ export class XmlOutput {
       if (typeof chunk === 'string') {
         text.push(chunk);
       } else {
-        buffers.push(Buffer.from(text.join('')), chunk);
+        if (text.length > 0) buffers.push(Buffer.from(text.join('')));
+        buffers.push(chunk);
         text = [];
       }
     }
