@@ -45,7 +45,7 @@ export async function queueItemsOrFragments(
   if (archiveReferences.length === 0) return [];
   const ids = archiveReferences.map(toFormTaskId);
   const { rows } = await ctx.db.raw<{ rows: { form_task_id: number; fragment: string }[] }>(
-    `SELECT form_task_id, fragment FROM download_queue_items WHERE form_task_id = ANY(?::bigint[]) AND fragment_format = ?`,
+    `SELECT form_task_id, fragment FROM queue_item_fragments WHERE form_task_id = ANY(?::bigint[]) AND format = ?`,
     [ids, format],
   );
   const fragments = new Map(rows.map((r) => [r.form_task_id, r.fragment]));
@@ -66,8 +66,8 @@ function toFormTaskId(archiveReference: string): number {
 /**
  * Keeps each item's serialized form, made by the presenting door, beside the item. Queue items
  * never change once archived (purging only marks them), so a fragment stays valid for the item's
- * life; another `format` replaces it. Rows another listing is filling right now are skipped
- * (SKIP LOCKED): concurrent first listings neither wait for nor deadlock on each other.
+ * life; another `format` replaces it. Concurrent first listings may store the same fragment twice:
+ * the last write wins, and both wrote the same bytes.
  */
 export async function storeQueueItemFragments(
   { db }: ArchiveContext,
@@ -77,15 +77,12 @@ export async function storeQueueItemFragments(
   if (fragments.length === 0) return;
   const ids = fragments.map((f) => toFormTaskId(f.archiveReference));
   const texts = fragments.map((f) => f.fragment);
+  // Sorted by id: concurrent upserts then lock rows in the same order and cannot deadlock.
   await db.raw(
-    `WITH todo AS (
-       SELECT form_task_id FROM download_queue_items
-        WHERE form_task_id = ANY(?::bigint[]) AND fragment_format IS DISTINCT FROM ?
-        ORDER BY form_task_id FOR UPDATE SKIP LOCKED)
-     UPDATE download_queue_items q SET fragment = f.fragment, fragment_format = ?
-       FROM todo JOIN unnest(?::bigint[], ?::text[]) AS f(id, fragment) ON f.id = todo.form_task_id
-      WHERE q.form_task_id = todo.form_task_id`,
-    [ids, format, format, ids, texts],
+    `INSERT INTO queue_item_fragments (form_task_id, format, fragment)
+     SELECT f.id, ?, f.fragment FROM unnest(?::bigint[], ?::text[]) AS f(id, fragment) ORDER BY f.id
+     ON CONFLICT (form_task_id) DO UPDATE SET format = EXCLUDED.format, fragment = EXCLUDED.fragment`,
+    [format, ids, texts],
   );
 }
 

@@ -138,7 +138,7 @@ describe('GetDownloadQueueItems', () => {
     ]);
     const ids = tasks.map((t) => parseArchiveReference(t.archiveReference)!);
     const stored = () =>
-      server.app.db('download_queue_items').whereIn('form_task_id', ids).orderBy('form_task_id').select<{ fragment: string | null; fragment_format: string | null }[]>('fragment', 'fragment_format');
+      server.app.db('queue_item_fragments').whereIn('form_task_id', ids).orderBy('form_task_id').select<{ fragment: string; format: string }[]>('fragment', 'format');
     const list = async (url: string, serviceCode?: string) => {
       const result = await call(url, DQ_PATH, DQ_ACTION('GetDownloadQueueItems'), operationXml('GetDownloadQueueItems', { ...credentials(owner), serviceCode }));
       expect(result.status).toBe(200);
@@ -160,20 +160,21 @@ describe('GetDownloadQueueItems', () => {
     expect(text(children(child(items[0]!, 'ShipmentMetadataList'), 'ArchivedShipmentMetadata')[0]!, 'Value')).toBe('a < b & c\r\nd');
     const first = firstResult.body.toString('utf8');
     const kept = await stored();
-    expect(kept.every((r) => r.fragment !== null && first.includes(r.fragment))).toBe(true);
-    expect(new Set(kept.map((r) => r.fragment_format)).size).toBe(1);
+    expect(kept.every((r) => first.includes(r.fragment))).toBe(true);
+    expect(kept).toHaveLength(3);
+    expect(new Set(kept.map((r) => r.format)).size).toBe(1);
     expect((await list(server.url)).body.toString('utf8')).toBe(first);
     expect((await list(server.url, owner.serviceCode)).body.toString('utf8')).toBe(first);
 
     // Another process serves what is stored, not a copy of its own.
-    const marked = kept[2]!.fragment!.replace(owner.serviceCode, `${owner.serviceCode}-stored`);
-    await server.app.db('download_queue_items').where({ form_task_id: ids[2] }).update({ fragment: marked });
-    expect((await otherProcess((url) => list(url))).body.toString('utf8')).toBe(first.replace(kept[2]!.fragment!, marked));
-    await server.app.db('download_queue_items').where({ form_task_id: ids[2] }).update({ fragment: kept[2]!.fragment });
+    const marked = kept[2]!.fragment.replace(owner.serviceCode, `${owner.serviceCode}-stored`);
+    await server.app.db('queue_item_fragments').where({ form_task_id: ids[2] }).update({ fragment: marked });
+    expect((await otherProcess((url) => list(url))).body.toString('utf8')).toBe(first.replace(kept[2]!.fragment, marked));
+    await server.app.db('queue_item_fragments').where({ form_task_id: ids[2] }).update({ fragment: kept[2]!.fragment });
 
     // As archived before fragments were kept, and as kept in an older format: both are rebuilt and stored.
-    await server.app.db('download_queue_items').where({ form_task_id: ids[0] }).update({ fragment: null, fragment_format: null });
-    await server.app.db('download_queue_items').where({ form_task_id: ids[1] }).update({ fragment: '<dq:Stale/>', fragment_format: 'older' });
+    await server.app.db('queue_item_fragments').where({ form_task_id: ids[0] }).delete();
+    await server.app.db('queue_item_fragments').where({ form_task_id: ids[1] }).update({ fragment: '<dq:Stale/>', format: 'older' });
     expect((await otherProcess((url) => list(url))).body.toString('utf8')).toBe(first);
     expect(await stored()).toEqual(kept);
   });
