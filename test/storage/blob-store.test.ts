@@ -35,6 +35,13 @@ function filesUnder(dir: string): string[] {
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)));
 }
 
+it('computes no MD5 when told not to (archived attachments), the SHA-256 still', async () => {
+  const data = randomBytes(SLAB_BYTES * 2 + 12_345);
+  const stored = await store.put(Readable.from([data]), { md5: false });
+  expect(stored).toEqual({ key: stored.key, sizeBytes: data.length, sha256: sums(data).sha256 });
+  expect((await readAll(store.open(stored.key))).equals(data)).toBe(true);
+});
+
 it('stores a stream and gives back the same bytes, size, sha256 and md5', async () => {
   const data = Buffer.concat([Buffer.from('first\r\n'), Buffer.alloc(300_000, 7), Buffer.from('\r\n')]);
   const stored = await store.put(Readable.from([data.subarray(0, 1000), data.subarray(1000)]));
