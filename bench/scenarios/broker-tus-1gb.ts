@@ -213,7 +213,7 @@ export const brokerTus1gb: Scenario = {
 };
 
 /** TUS creation, then a PATCH per chunk, each streamed from the file. Returns the number of requests. */
-async function rawTusUpload(baseUrl: string, broker: BrokerSetup, id: string, file: string, sizeBytes: number): Promise<number> {
+export async function rawTusUpload(baseUrl: string, broker: BrokerSetup, id: string, file: string, sizeBytes: number): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const auth = { authorization: `Bearer ${broker.senderToken}`, 'tus-resumable': '1.0.0' };
