@@ -14,6 +14,7 @@ import * as stableKeys from './008_stable_keys';
 import * as stagedEncryption from './009_staged_encryption';
 import * as loginFailures from './010_login_failures';
 import * as uploadPartMd5 from './011_upload_part_md5';
+import * as queueItemFragments from './012_queue_item_fragments';
 
 export interface Migration {
   name: string;
@@ -33,4 +34,5 @@ export const migrations: Migration[] = [
   { name: '009_staged_encryption', ...stagedEncryption },
   { name: '010_login_failures', ...loginFailures },
   { name: '011_upload_part_md5', ...uploadPartMd5 },
+  { name: '012_queue_item_fragments', ...queueItemFragments },
 ];

@@ -83,7 +83,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
         return undefined;
       });
     }
-    blobs = await openBlobStore(config.storage.blobStore);
+    blobs = await openBlobStore(config.storage.blobStore, config.dataDir);
   } catch (error) {
     await close();
     throw error;
@@ -119,7 +119,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     blobs,
     authenticator: new SystemUserAuthenticator(db, config.auth),
     databaseDescription: describeDatabase(dbOptions),
-    blobStoreDescription: describeBlobStoreLocation(config.storage.blobStore),
+    blobStoreDescription: describeBlobStoreLocation(config.storage.blobStore, config.dataDir),
     embedded: !config.databaseUrl,
     clock,
     log,

@@ -74,7 +74,7 @@ export interface Config {
   storage: {
     /** Unreferenced blob-store files younger than this are never swept (they may be about to be referenced). */
     gcGraceSeconds: number;
-    /** Where the bytes live (BLOB_STORE_URL): DATA_DIR/blobs by default, or an object store. */
+    /** Where the bytes live (BLOB_STORE_URL): DATA_DIR/blobs by default (of the dataDir above, even when it is changed after loading), or an object store. */
     blobStore: BlobStoreLocation;
   };
 }
@@ -239,14 +239,14 @@ function clamdUrlFromEnv(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** BLOB_STORE_URL with its store's credentials variables; every problem of them reported. */
-function blobStoreFromEnv(env: NodeJS.ProcessEnv, dataDir: string): BlobStoreLocation {
+function blobStoreFromEnv(env: NodeJS.ProcessEnv): BlobStoreLocation {
   try {
-    return parseBlobStoreLocation(env.BLOB_STORE_URL, env, dataDir);
+    return parseBlobStoreLocation(env.BLOB_STORE_URL, env);
   } catch (error) {
     if (!(error instanceof BlobStoreLocationError)) throw error;
     if (!collected) throw new ConfigError(error.problems);
     collected.push(...error.problems);
-    return parseBlobStoreLocation(undefined, env, dataDir);
+    return parseBlobStoreLocation(undefined, env);
   }
 }
 
@@ -319,7 +319,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     },
     storage: {
       gcGraceSeconds: intFromEnv(env, 'STORAGE_GC_GRACE_SECONDS', 24 * 60 * 60, 0),
-      blobStore: blobStoreFromEnv(env, dataDir),
+      blobStore: blobStoreFromEnv(env),
     },
   };
 }

@@ -1,5 +1,6 @@
 /** loadConfig: every wrong variable named at once, values parsed into their types, secrets never echoed. */
 import { ConfigError, loadConfig } from '../src/config';
+import { describeBlobStoreLocation } from '../src/storage/blob-store-location';
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
   try {
@@ -62,8 +63,9 @@ it('parses valid values', () => {
 
 describe('BLOB_STORE_URL', () => {
   it('defaults to the filesystem store under DATA_DIR/blobs, also for a bare file:', () => {
-    expect(loadConfig({ DATA_DIR: '/srv/gw' }).storage.blobStore).toEqual({ kind: 'file', directory: '/srv/gw/blobs' });
-    expect(loadConfig({ DATA_DIR: '/srv/gw', BLOB_STORE_URL: 'file:' }).storage.blobStore).toEqual({ kind: 'file', directory: '/srv/gw/blobs' });
+    expect(loadConfig({ DATA_DIR: '/srv/gw' }).storage.blobStore).toEqual({ kind: 'file' });
+    expect(loadConfig({ DATA_DIR: '/srv/gw', BLOB_STORE_URL: 'file:' }).storage.blobStore).toEqual({ kind: 'file' });
+    expect(describeBlobStoreLocation(loadConfig({ BLOB_STORE_URL: 'file:' }).storage.blobStore, '/srv/gw')).toBe('file:///srv/gw/blobs');
     expect(loadConfig({ BLOB_STORE_URL: 'file:///mnt/shared/blobs' }).storage.blobStore).toEqual({ kind: 'file', directory: '/mnt/shared/blobs' });
   });
 

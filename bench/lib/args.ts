@@ -12,10 +12,14 @@ export const SCENARIO_NAMES = [
   'broker-load',
   'broker-altinn2-rest-1gb',
   'broker-soap-1gb',
+  'broker-door-threads',
   'object-store-1gb',
   'scale-out-2x',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** Diagnoses, not measurements against a target: run only when named with --only. */
+export const DIAGNOSTIC_SCENARIOS: readonly ScenarioName[] = ['broker-door-threads'];
 
 export interface BenchOptions {
   /** Small sizes and short runs: a smoke run (CI) that finishes in a couple of minutes. */
@@ -33,6 +37,7 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--only <scenario>[,<sce
   --quick            small sizes and short runs (smoke run, a couple of minutes)
   --only <names>     run only these scenarios (repeatable or comma-separated):
                      ${SCENARIO_NAMES.join(', ')}
+                     (${DIAGNOSTIC_SCENARIOS.join(', ')}: a diagnosis, run only when named)
   --profile          run the gateway under node --cpu-prof (profiles in bench/results/profiles/)
   --keep             keep the benchmark database and temporary directory
 
@@ -61,6 +66,6 @@ export function parseArgs(argv: string[]): BenchOptions | 'help' {
       throw new Error(`Unknown option '${arg}'\n${USAGE}`);
     }
   }
-  options.only = only.size > 0 ? SCENARIO_NAMES.filter((n) => only.has(n)) : [...SCENARIO_NAMES];
+  options.only = only.size > 0 ? SCENARIO_NAMES.filter((n) => only.has(n)) : SCENARIO_NAMES.filter((n) => !DIAGNOSTIC_SCENARIOS.includes(n));
   return options;
 }

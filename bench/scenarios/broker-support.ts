@@ -124,6 +124,21 @@ export async function initialize(baseUrl: string, broker: BrokerSetup, options: 
   return response.json.fileTransferId as string;
 }
 
+/**
+ * Deletes the stored bytes of measured transfers once their round is over (the gateway stopped), as
+ * the plain upload server's file is deleted after every round: both sides then leave the page cache
+ * as they found it. On this VM filling page-cache pages costs several times more system time when
+ * the kernel has no recently freed ones (1 GiB of writes: 0.25-0.3 s into freed pages, 1.5-2.4 s
+ * with earlier gigabytes kept; bench/PROFILE-NOTES.md), so kept blobs would tilt the comparison.
+ */
+export async function deleteTransferBlobs(context: BenchContext, fileTransferIds: string[]): Promise<void> {
+  if (fileTransferIds.length === 0) return;
+  await context.withArchive(async (app) => {
+    const rows = await app.db('broker_file_transfers').whereIn('id', fileTransferIds).whereNotNull('blob_key').select<{ blob_key: string }[]>('blob_key');
+    for (const row of rows) await app.blobs.delete(row.blob_key);
+  });
+}
+
 /** The transfer's overview as its sender sees it. */
 export async function overview(baseUrl: string, broker: BrokerSetup, fileTransferId: string, agent?: http.Agent): Promise<JsonResponse> {
   return call(baseUrl, 'GET', `${BROKER_API}/filetransfer/${fileTransferId}`, { token: broker.senderToken, agent });

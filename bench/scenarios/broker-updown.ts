@@ -23,7 +23,7 @@ import type { Comparison } from '../lib/results';
 import { RssSampler, type RssSummary } from '../lib/rss';
 import { downloadRaw, type Download } from '../lib/stream-client';
 import { MIB, median, round } from '../lib/stats';
-import { describeProfiledRun, overview, profileGateway, uploadFile, type BrokerSetup, type Upload } from './broker-support';
+import { deleteTransferBlobs, describeProfiledRun, overview, profileGateway, uploadFile, type BrokerSetup, type Upload } from './broker-support';
 import { gcStats } from '../lib/gc-stats';
 
 type Direction = 'upload' | 'download';
@@ -85,6 +85,7 @@ export async function measureUpDown(
   const uploadsDir = path.join(context.workDir, 'plain-uploads');
   const results: UpDownRound[] = [];
   let published: string | undefined;
+  const superseded: string[] = [];
 
   for (let r = 1; r <= rounds; r++) {
     const order: System[] = r % 2 === 1 ? ['plain', 'gateway'] : ['gateway', 'plain'];
@@ -117,6 +118,8 @@ export async function measureUpDown(
           if (view.status !== 200 || o.fileTransferStatus !== 'Published' || o.checksum !== options.md5 || o.fileTransferSize !== sizeBytes) {
             throw new Error(`gateway upload: overview after the upload is ${view.status} ${view.text.slice(0, 400)} (expected Published, checksum ${options.md5}, size ${sizeBytes})`);
           }
+          // The previous round's blob goes (see deleteTransferBlobs); the last one stays for the downloads.
+          if (published) superseded.push(published);
           published = id;
         } else if (JSON.parse(upload.body).sizeBytes !== upload.bytes) {
           throw new Error(`plain upload server stored ${upload.body} instead of ${upload.bytes} bytes`);
@@ -127,8 +130,10 @@ export async function measureUpDown(
         results.push({ direction: 'upload', system, round: r, mbPerSecond: round(mbPerSecond, 1), seconds: round(upload.seconds, 3), rss, cpuMs, gc });
         logRound(log, 'upload', r, rounds, system, mbPerSecond, rss, cpuMs, gc, system === 'gateway' ? 'Published, md5 ok' : 'size ok');
       } finally {
-        if (system === 'gateway') await context.stopGateway();
-        else await server.stop();
+        if (system === 'gateway') {
+          await context.stopGateway();
+          await deleteTransferBlobs(context, superseded.splice(0));
+        } else await server.stop();
         fs.rmSync(uploadsDir, { recursive: true, force: true });
       }
     }

@@ -3,6 +3,7 @@ import type { ScenarioName } from '../lib/args';
 import type { Scenario } from '../lib/results';
 import { blobHashing } from './blob-hashing';
 import { brokerAltinn2Rest1gb } from './broker-altinn2-rest-1gb';
+import { brokerDoorThreads } from './broker-door-threads';
 import { brokerLoad } from './broker-load';
 import { brokerSoap1gb } from './broker-soap-1gb';
 import { brokerStream1gb } from './broker-stream-1gb';
@@ -29,6 +30,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'broker-load': brokerLoad,
   'broker-altinn2-rest-1gb': brokerAltinn2Rest1gb,
   'broker-soap-1gb': brokerSoap1gb,
+  'broker-door-threads': brokerDoorThreads,
   'object-store-1gb': objectStore1gb,
   'scale-out-2x': scaleOut2x,
 };

@@ -11,10 +11,9 @@
  */
 import type { Knex } from 'knex';
 import { parseXml } from '../xml/parser';
-import type { StoredBlob } from '../storage/blob-store';
+import type { Sha256Blob } from '../storage/blob-store';
 
 /** What the archive records of a blob (its MD5 is the broker's business, not the archive's). */
-type ArchivedBlob = Omit<StoredBlob, 'md5'>;
 import { normalizeThumbprint } from '../crypto/certificate';
 import { forgetSymmetricKey, type SymmetricKey } from '../crypto/symmetric-key';
 import { listServices, type Service } from './add-service';
@@ -46,7 +45,7 @@ export interface NewAttachment {
    * `contentKey`), the archive points at this blob as it is (no copy); otherwise they are read
    * through `open()` like any other. Never deleted by a failed archiving: it belongs to the caller.
    */
-  storedBlob?: ArchivedBlob;
+  storedBlob?: Sha256Blob;
   /** The stored blob is ciphertext under the task's `contentKey` (`open()` still gives plaintext). */
   storedEncrypted?: boolean;
 }
@@ -130,7 +129,7 @@ export async function archiveFormTasks(
   // Before anything is written: without a usable certificate nothing is stored at all.
   const certificate = await certificateIfNeeded(ctx, serviceOwnerId, resolved);
 
-  const written: StoredBlob[] = [];
+  const written: Sha256Blob[] = [];
   let committing = false;
   try {
     const stored: StoredContent[] = [];
@@ -186,7 +185,7 @@ async function certificateIfNeeded(
 
 /** A task's attachments written to the blob store and its form data, both as they are to be stored. */
 interface StoredContent {
-  blobs: ArchivedBlob[];
+  blobs: Sha256Blob[];
   formData: string[];
   encryption: TaskEncryption;
 }
@@ -196,10 +195,10 @@ async function storeContent(
   task: NewFormTask,
   taskIndex: number,
   encryption: TaskEncryption,
-  written: StoredBlob[],
+  written: Sha256Blob[],
 ): Promise<StoredContent> {
   try {
-    const blobs: ArchivedBlob[] = [];
+    const blobs: Sha256Blob[] = [];
     for (const [attachmentIndex, attachment] of task.attachments.entries()) {
       const storedUnder = attachment.storedEncrypted ? task.contentKey : null;
       if (attachment.storedBlob && storedUnder === encryption.attachmentKey) {
@@ -207,7 +206,8 @@ async function storeContent(
         continue;
       }
       const bytes = readAttachment(attachment, `formTasks[${taskIndex}].attachments[${attachmentIndex}]`);
-      const blob = await ctx.blobs.put(encryption.attachment(bytes));
+      // An archived attachment's SHA-256 is its integrity record; nobody compares an MD5 with it.
+      const blob = await ctx.blobs.put(encryption.attachment(bytes), { md5: false });
       written.push(blob);
       blobs.push(blob);
     }

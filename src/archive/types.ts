@@ -30,6 +30,15 @@ export interface QueueItem {
   shipmentMetadata: ShipmentMetadataEntry[] | null;
 }
 
+/**
+ * A queue item as the serialized form a door stored for it earlier (`storeQueueItemFragments`).
+ * Opaque to the archive: the door that made it owns its format and reads it back.
+ */
+export interface StoredQueueItem {
+  archiveReference: string;
+  fragment: string;
+}
+
 export interface ArchivedForm {
   reference: string;
   parentReference: string | null;

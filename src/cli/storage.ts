@@ -42,11 +42,11 @@ export function registerStorageCommands(program: Command, io: CliIo): void {
     .option('--journal <file>', 'record of verified copies, read again by a later run (default: DATA_DIR/storage-migrate/<target>.journal)')
     .action(async (options: { to: string; concurrency?: number; journal?: string }) => {
       const config = loadConfig(io.env);
-      const targetLocation = parseTarget(options.to, io.env, config.dataDir);
-      const targetDescription = describeBlobStoreLocation(targetLocation);
-      if (targetDescription === describeBlobStoreLocation(config.storage.blobStore)) throw new ConfigError([`--to names the configured store itself (${targetDescription})`]);
+      const targetLocation = parseTarget(options.to, io.env);
+      const targetDescription = describeBlobStoreLocation(targetLocation, config.dataDir);
+      if (targetDescription === describeBlobStoreLocation(config.storage.blobStore, config.dataDir)) throw new ConfigError([`--to names the configured store itself (${targetDescription})`]);
       const journal = path.resolve(options.journal ?? path.join(config.dataDir, 'storage-migrate', `${createHash('sha256').update(targetDescription).digest('hex').slice(0, 16)}.journal`));
-      const target = await openBlobStore(targetLocation);
+      const target = await openBlobStore(targetLocation, config.dataDir);
       await withApp(io, async (app) => {
         writeLine(io.stderr, `Copying ${app.blobStoreDescription} to ${targetDescription} (journal ${journal})`);
         let lastLine = 0;
@@ -77,9 +77,9 @@ export function registerStorageCommands(program: Command, io: CliIo): void {
     });
 }
 
-function parseTarget(raw: string, env: NodeJS.ProcessEnv, dataDir: string) {
+function parseTarget(raw: string, env: NodeJS.ProcessEnv) {
   try {
-    return parseBlobStoreLocation(raw, env, dataDir, '--to');
+    return parseBlobStoreLocation(raw, env, '--to');
   } catch (error) {
     if (error instanceof BlobStoreLocationError) throw new ConfigError(error.problems);
     throw error;

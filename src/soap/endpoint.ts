@@ -19,7 +19,7 @@ import { clientFault, renderFaultBody, SoapFault } from './fault';
 import { ALTINN, XSI } from './namespaces';
 import { streamBodyFromHere } from '../request-timeouts';
 import { openSoapRequest, type OpenedSoapRequest, type SoapVersion } from './request-reader';
-import { mtomResponse, plainResponse, soapEnvelope, type SoapHttpResponse } from './response-writer';
+import { mtomResponse, plainResponse, soapEnvelope, soapEnvelopeAround, type SoapHttpResponse } from './response-writer';
 import { escapeAttribute } from '../xml/writer';
 import { hasStreamedMember, type ElementDescriptor, type FieldDescriptor } from './schema';
 import { namespaceDeclarations, NAMESPACE_DECLARATIONS, writeElement, XmlOutput } from './serializer';
@@ -173,7 +173,7 @@ export function registerSoapEndpoint(app: FastifyInstance, endpoint: SoapEndpoin
 
         const xml = new XmlOutput(`part.${request.id}`);
         writeElement(xml, operation.response, output);
-        const envelope = soapEnvelope(xml.toString(), soapVersion, declarations);
+        const envelope = xml.toBuffer(...soapEnvelopeAround(soapVersion, declarations));
         const response =
           xml.parts.length === 0
             ? plainResponse(envelope, soapVersion)

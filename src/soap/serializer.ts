@@ -4,6 +4,7 @@
  * getValue() on nillable members without null checks, and WCF clients depend on the order.
  * Binary values become XOP includes; their parts are collected for the MTOM writer.
  */
+import { createHash } from 'node:crypto';
 import { escapeText } from '../xml/writer';
 import { ALL_PREFIXES, RESPONSE_PREFIXES } from './namespaces';
 import { isBinaryPart, type BinaryPart, type ComplexType, type ElementDescriptor, type FieldDescriptor, type SimpleType } from './schema';
@@ -13,14 +14,14 @@ export interface OutboundPart {
   part: BinaryPart;
 }
 
-/** Collects output chunks and the binary parts referenced from them. */
+/** Collects output chunks (text, or bytes kept from an earlier response) and the binary parts referenced from them. */
 export class XmlOutput {
-  readonly chunks: string[] = [];
+  readonly chunks: (string | Buffer)[] = [];
   readonly parts: OutboundPart[] = [];
 
   constructor(private readonly contentIdPrefix: string) {}
 
-  push(text: string): void {
+  push(text: string | Buffer): void {
     this.chunks.push(text);
   }
 
@@ -31,7 +32,28 @@ export class XmlOutput {
   }
 
   toString(): string {
-    return this.chunks.join('');
+    return this.chunks.map((c) => (typeof c === 'string' ? c : c.toString('utf8'))).join('');
+  }
+
+  /**
+   * The output between `head` and `tail` as UTF-8, the form it is sent in: kept bytes are copied
+   * once, not decoded and encoded again with the text around them.
+   */
+  toBuffer(head: string, tail: string): Buffer {
+    const buffers: Buffer[] = [];
+    let text: string[] = [head];
+    for (const chunk of this.chunks) {
+      if (typeof chunk === 'string') {
+        text.push(chunk);
+      } else {
+        if (text.length > 0) buffers.push(Buffer.from(text.join('')));
+        buffers.push(chunk);
+        text = [];
+      }
+    }
+    text.push(tail);
+    buffers.push(Buffer.from(text.join('')));
+    return buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers);
   }
 }
 
@@ -61,6 +83,51 @@ function tagsOf(descriptor: { ns: string; name: string }): Tags {
   return tags;
 }
 
+/**
+ * An element this writer produced earlier (`serializeMember`), written again as is. Lets a door
+ * keep the XML of data that never changes (e.g. an archived queue item) instead of rebuilding it
+ * per response. Its prefixes are the ones every response Envelope declares (NAMESPACE_DECLARATIONS).
+ */
+export interface SerializedXml {
+  kind: 'serialized-xml';
+  /** UTF-8 bytes or text. */
+  xml: Buffer | string;
+}
+
+export function serializedXml(xml: Buffer | string): SerializedXml {
+  return { kind: 'serialized-xml', xml };
+}
+
+function isSerializedXml(value: unknown): value is SerializedXml {
+  return typeof value === 'object' && value !== null && (value as SerializedXml).kind === 'serialized-xml';
+}
+
+/**
+ * One member's element (one item of a repeated member) as XML, for `serializedXml` later. A value
+ * with binary parts cannot be kept this way: its content IDs belong to one response.
+ */
+export function serializeMember(member: FieldDescriptor, value: unknown): string {
+  const out = new XmlOutput('kept');
+  writeField(out, member, value);
+  if (out.parts.length > 0) throw new Error(`${member.name}: a value with binary parts cannot be serialized ahead of its response`);
+  return out.toString();
+}
+
+/**
+ * Bump when this writer's output for the same value changes (escaping, formats, defaults): stored
+ * fragments of an older format are then rebuilt rather than served.
+ */
+const WRITER_VERSION = 1;
+
+/**
+ * Identifies the XML `serializeMember(member, …)` writes: the member's descriptor, the response
+ * prefixes and the writer's version. A fragment kept under another format is stale.
+ */
+export function serializedFormat(member: FieldDescriptor): string {
+  const hash = createHash('sha256').update(JSON.stringify({ WRITER_VERSION, member, ALL_PREFIXES, NAMESPACE_DECLARATIONS }));
+  return `${member.name}/${hash.digest('base64url').slice(0, 16)}`;
+}
+
 /** Write a top-level element (e.g. an operation's response wrapper) with its value. */
 export function writeElement(out: XmlOutput, element: ElementDescriptor, value: Record<string, unknown>): void {
   const tags = tagsOf(element);
@@ -81,6 +148,10 @@ function writeMembers(out: XmlOutput, type: ComplexType, value: Record<string, u
 }
 
 function writeField(out: XmlOutput, member: FieldDescriptor, value: unknown): void {
+  if (isSerializedXml(value)) {
+    out.push(value.xml);
+    return;
+  }
   const tags = tagsOf(member);
   if (value === null || value === undefined) {
     if (member.nillable) {

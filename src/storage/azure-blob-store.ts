@@ -39,6 +39,8 @@ import {
 } from '@azure/storage-blob';
 import {
   BLOB_DIGESTS,
+  SHA256_ONLY,
+  type Sha256Blob,
   KEY_PATTERN,
   RangeNotSatisfiableError,
   UPLOAD_FILE_PATTERN,
@@ -125,7 +127,9 @@ export class AzureBlobStore implements BlobStore {
     return blobKeyOf(randomUUID());
   }
 
-  async put(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<StoredBlob> {
+  put(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions & { md5: false }): Promise<Sha256Blob>;
+  put(source: Readable | AsyncIterable<Uint8Array>, options?: PutOptions & { md5?: true }): Promise<StoredBlob>;
+  async put(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<Sha256Blob & { md5?: string }> {
     const key = options.key ?? this.newKey();
     const blob = this.blockBlob(key); // refuses a bad key before anything is written
     if (options.key !== undefined && (await this.stat(key)) !== undefined) throw existsAlready(key);
@@ -138,11 +142,11 @@ export class AzureBlobStore implements BlobStore {
       await marker.upload('', 0);
     };
     try {
-      const written = await this.stream(blob, source, BLOB_DIGESTS, options.maxBytes, mark);
-      const md5 = written.digests.md5;
+      const written = await this.stream(blob, source, options.md5 === false ? SHA256_ONLY : BLOB_DIGESTS, options.maxBytes, mark);
+      const md5: string | undefined = written.digests.md5;
       const properties = {
         conditions: { ifNoneMatch: '*' },
-        blobHTTPHeaders: { blobContentMD5: Buffer.from(md5, 'hex') },
+        ...(md5 !== undefined && { blobHTTPHeaders: { blobContentMD5: Buffer.from(md5, 'hex') } }),
         metadata: { sha256: written.digests.sha256 },
       };
       try {
@@ -154,7 +158,7 @@ export class AzureBlobStore implements BlobStore {
       }
       // A marker left by a failure here is recognised as stale when listed (the blob exists).
       if (marked) await marker.deleteIfExists().catch(() => undefined);
-      return { key, sizeBytes: written.sizeBytes, sha256: written.digests.sha256, md5 };
+      return { key, sizeBytes: written.sizeBytes, sha256: written.digests.sha256, ...(md5 !== undefined && { md5 }) };
     } catch (error) {
       if (marked) {
         await this.discardUncommitted(blob).catch(() => undefined);

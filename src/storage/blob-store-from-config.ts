@@ -4,12 +4,28 @@
  */
 import type { BlobStore } from './blob-store';
 import { FileBlobStore } from './blob-store';
-import type { BlobStoreLocation } from './blob-store-location';
+import { describeBlobStoreLocation, fileStoreDirectory, type BlobStoreLocation } from './blob-store-location';
 
-export async function openBlobStore(location: BlobStoreLocation): Promise<BlobStore> {
+/**
+ * The store, checked by listing one key prefix: a wrong address, account, bucket or credentials
+ * fail here, at start, with the store's own reason, not at the first upload.
+ */
+/** `dataDir`: where the default filesystem store lives (DATA_DIR/blobs). */
+export async function openBlobStore(location: BlobStoreLocation, dataDir: string): Promise<BlobStore> {
+  let store: BlobStore;
+  try {
+    store = await createBlobStore(location, dataDir);
+    for await (const _ of store.listBlobs({ prefix: 'ff/ff/', olderThan: new Date(0) })) break;
+  } catch (error) {
+    throw new Error(`The blob store ${describeBlobStoreLocation(location, dataDir)} cannot be used: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return store;
+}
+
+async function createBlobStore(location: BlobStoreLocation, dataDir: string): Promise<BlobStore> {
   switch (location.kind) {
     case 'file':
-      return new FileBlobStore(location.directory);
+      return new FileBlobStore(fileStoreDirectory(location, dataDir));
     case 'azure': {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when chosen
       const { createAzureBlobStore } = require('./azure-blob-store') as typeof import('./azure-blob-store');

@@ -19,7 +19,8 @@ import { z } from 'zod';
 
 export interface FileBlobStoreLocation {
   kind: 'file';
-  directory: string;
+  /** Absent: DATA_DIR/blobs, of whatever DATA_DIR the app is opened with. */
+  directory?: string;
 }
 
 export interface AzureBlobStoreLocation {
@@ -69,8 +70,8 @@ const HTTP_URL = z.url({ protocol: /^https?$/ });
  * naming every problem (the URL's, then each credentials variable's). `name` is what the value is
  * called in messages (BLOB_STORE_URL, --to).
  */
-export function parseBlobStoreLocation(raw: string | undefined, env: NodeJS.ProcessEnv, dataDir: string, name = 'BLOB_STORE_URL'): BlobStoreLocation {
-  if (raw === undefined || raw === '' || raw === 'file:') return { kind: 'file', directory: path.join(dataDir, 'blobs') };
+export function parseBlobStoreLocation(raw: string | undefined, env: NodeJS.ProcessEnv, name = 'BLOB_STORE_URL'): BlobStoreLocation {
+  if (raw === undefined || raw === '' || raw === 'file:') return { kind: 'file' };
   const problems: string[] = [];
   const refuse = (why: string): never => {
     throw new BlobStoreLocationError([`${name} must be ${EXPECTED}${why ? ` (${why})` : ''}, got '${raw}'`]);
@@ -131,11 +132,16 @@ export function parseBlobStoreLocation(raw: string | undefined, env: NodeJS.Proc
   }
 }
 
+/** The directory of a filesystem store. */
+export function fileStoreDirectory(location: FileBlobStoreLocation, dataDir: string): string {
+  return location.directory ?? path.join(dataDir, 'blobs');
+}
+
 /** The store's address without secrets, for logs and progress lines. */
-export function describeBlobStoreLocation(location: BlobStoreLocation): string {
+export function describeBlobStoreLocation(location: BlobStoreLocation, dataDir: string): string {
   switch (location.kind) {
     case 'file':
-      return `file://${location.directory}`;
+      return `file://${fileStoreDirectory(location, dataDir)}`;
     case 'azure':
       return `azure://${location.container}/${location.prefix}`;
     case 's3':

@@ -58,6 +58,8 @@ import {
 import { RangeNotSatisfiableError } from './blob-errors';
 import {
   BLOB_DIGESTS,
+  SHA256_ONLY,
+  type Sha256Blob,
   KEY_PATTERN,
   assertPartPlacement,
   blobKeyOf,
@@ -170,11 +172,14 @@ export class S3BlobStore implements BlobStore {
     return blobKeyOf(randomUUID());
   }
 
-  async put(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<StoredBlob> {
+  put(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions & { md5: false }): Promise<Sha256Blob>;
+  put(source: Readable | AsyncIterable<Uint8Array>, options?: PutOptions & { md5?: true }): Promise<StoredBlob>;
+  async put(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<Sha256Blob & { md5?: string }> {
     const key = options.key ?? this.newKey();
     assertBlobKey(key);
-    const written = await this.writeObject(key, source, { algorithms: BLOB_DIGESTS, maxBytes: options.maxBytes, exclusive: options.key !== undefined });
-    return { key, sizeBytes: written.sizeBytes, sha256: written.digests.sha256!, md5: written.digests.md5! };
+    const algorithms = options.md5 === false ? SHA256_ONLY : BLOB_DIGESTS;
+    const written = await this.writeObject(key, source, { algorithms, maxBytes: options.maxBytes, exclusive: options.key !== undefined });
+    return { key, sizeBytes: written.sizeBytes, sha256: written.digests.sha256!, ...(written.digests.md5 !== undefined && { md5: written.digests.md5 }) };
   }
 
   open(key: string, range?: ByteRange): Readable {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { freePort } from '../helpers/processes';
+import { startS3Server } from '../helpers/s3-server';
 import { runCliProcess } from '../helpers/spawn-cli';
 
 let workDir: string;
@@ -84,4 +85,23 @@ it('retries an unreachable PostgreSQL for DATABASE_CONNECT_RETRY_SECONDS, loggin
   expect(retries.length).toBeGreaterThanOrEqual(2);
   expect(retries[0]).toMatchObject({ attempt: 1, msg: `cannot reach PostgreSQL at 127.0.0.1:${port}/archive yet, retrying` });
   expect(result.stdout + result.stderr).not.toContain('secret');
+});
+
+it('exits 1 at once when the blob store cannot be used, naming it and the reason', async () => {
+  const s3 = await startS3Server();
+  try {
+    const result = await runCliProcess(['serve'], {
+      ...env,
+      PORT: '0',
+      BLOB_STORE_URL: 's3://no-such-bucket',
+      AWS_ENDPOINT_URL: s3.endpoint,
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    });
+    expect(result).toMatchObject({ timedOut: false, code: 1 });
+    expect(result.stderr).toMatch(/error: The blob store s3:\/\/no-such-bucket\/ at http:\/\/127\.0\.0\.1:\d+\/? cannot be used: .*bucket/i);
+    expect(fs.existsSync(path.join(workDir, 'pgdata.lock'))).toBe(false);
+  } finally {
+    await s3.stop();
+  }
 });

@@ -7,6 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { archiveFormTasks } from '../../src/archive/archive-form-tasks';
+import { parseArchiveReference } from '../../src/archive/archive-reference';
+import { buildServer } from '../../src/server';
 import { childElements, textContent } from '../../src/xml/parser';
 import { bytesAttachment, newTask } from '../helpers/archive-fixtures';
 import { createSoapOwner, type SoapOwner } from '../helpers/fixtures';
@@ -125,6 +127,56 @@ describe('GetDownloadQueueItems', () => {
     expect(main).toHaveLength(500);
     expect(main.every((i) => text(i, 'ServiceCode') === owner.serviceCode)).toBe(true);
     expect(await queueItems(owner, 'NoSuchService')).toHaveLength(0);
+  });
+
+  it('writes each item once and keeps it for every gateway process; a missing or stale one is rebuilt', async () => {
+    const owner = await createSoapOwner(server.app);
+    const tasks = await archiveFormTasks(server.app, owner.serviceOwnerId, [
+      newTask(owner, { shipmentMetadata: [{ key: 'Merknad', value: 'a < b & c\r\nd' }, { key: 'Tom', value: null }] }),
+      newTask(owner),
+      newTask(owner),
+    ]);
+    const ids = tasks.map((t) => parseArchiveReference(t.archiveReference)!);
+    const stored = () =>
+      server.app.db('queue_item_fragments').whereIn('form_task_id', ids).orderBy('form_task_id').select<{ fragment: string; format: string }[]>('fragment', 'format');
+    const list = async (url: string, serviceCode?: string) => {
+      const result = await call(url, DQ_PATH, DQ_ACTION('GetDownloadQueueItems'), operationXml('GetDownloadQueueItems', { ...credentials(owner), serviceCode }));
+      expect(result.status).toBe(200);
+      return result;
+    };
+    // Another gateway process on the same database: its own memory, the same stored fragments.
+    const otherProcess = async <T>(work: (url: string) => Promise<T>): Promise<T> => {
+      const other = buildServer(server.app, { logger: false });
+      try {
+        return await work(await other.listen({ port: 0, host: '127.0.0.1' }));
+      } finally {
+        await other.close();
+      }
+    };
+
+    const firstResult = await list(server.url);
+    const items = children(child(firstResult.bodyElement, 'GetDownloadQueueItemsResult', NS.svc), 'DownloadQueueItemBE');
+    expect(items.map((i) => text(i, 'ArchiveReference'))).toEqual(tasks.map((t) => t.archiveReference));
+    expect(text(children(child(items[0]!, 'ShipmentMetadataList'), 'ArchivedShipmentMetadata')[0]!, 'Value')).toBe('a < b & c\r\nd');
+    const first = firstResult.body.toString('utf8');
+    const kept = await stored();
+    expect(kept.every((r) => first.includes(r.fragment))).toBe(true);
+    expect(kept).toHaveLength(3);
+    expect(new Set(kept.map((r) => r.format)).size).toBe(1);
+    expect((await list(server.url)).body.toString('utf8')).toBe(first);
+    expect((await list(server.url, owner.serviceCode)).body.toString('utf8')).toBe(first);
+
+    // Another process serves what is stored, not a copy of its own.
+    const marked = kept[2]!.fragment.replace(owner.serviceCode, `${owner.serviceCode}-stored`);
+    await server.app.db('queue_item_fragments').where({ form_task_id: ids[2] }).update({ fragment: marked });
+    expect((await otherProcess((url) => list(url))).body.toString('utf8')).toBe(first.replace(kept[2]!.fragment, marked));
+    await server.app.db('queue_item_fragments').where({ form_task_id: ids[2] }).update({ fragment: kept[2]!.fragment });
+
+    // As archived before fragments were kept, and as kept in an older format: both are rebuilt and stored.
+    await server.app.db('queue_item_fragments').where({ form_task_id: ids[0] }).delete();
+    await server.app.db('queue_item_fragments').where({ form_task_id: ids[1] }).update({ fragment: '<dq:Stale/>', format: 'older' });
+    expect((await otherProcess((url) => list(url))).body.toString('utf8')).toBe(first);
+    expect(await stored()).toEqual(kept);
   });
 
   it('shows only the calling owner’s items', async () => {

@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { ALTINN, RESPONSE_PREFIXES, XOP, XSI } from '../../src/soap/namespaces';
 import { field, listOf, type BinaryPart, type ComplexType, type ElementDescriptor } from '../../src/soap/schema';
-import { NAMESPACE_DECLARATIONS, qualifiedName, writeElement, XmlOutput } from '../../src/soap/serializer';
+import { NAMESPACE_DECLARATIONS, qualifiedName, serializedFormat, serializedXml, serializeMember, writeElement, XmlOutput } from '../../src/soap/serializer';
 import { downloadQueueContract } from '../../src/services/download-queue/contract';
 import { childElements, isNil, parseXml, textContent, type XmlElement } from '../../src/xml/parser';
 
@@ -295,5 +295,45 @@ describe('the real contract', () => {
   test('every namespace the contract writes has a declared prefix', () => {
     const declarations = NAMESPACE_DECLARATIONS;
     for (const [ns, prefix] of Object.entries(RESPONSE_PREFIXES)) expect(declarations).toContain(` xmlns:${prefix}="${ns}"`);
+  });
+});
+
+describe('XML kept from an earlier response', () => {
+  const response = downloadQueueContract.GetDownloadQueueItems.response;
+  const list = response.type.fields[0]!;
+  const itemField = (list.type as ComplexType).fields[0]!;
+  const item = (reference: string) => ({
+    ArchiveReference: reference,
+    ArchivedDate: new Date('2026-01-02T03:04:05.678Z'),
+    ReporteeID: 'Ærlig & <rett>\r',
+    ReporteeType: 'Organisation',
+    ServiceCode: '4711',
+    ServiceEditionCode: 1,
+    ShipmentMetadataList: null,
+  });
+
+  it('is written byte for byte where the value would have been, as text or as UTF-8 bytes', () => {
+    const fresh = write(response, { GetDownloadQueueItemsResult: { DownloadQueueItemBE: [item('AR1'), item('AR2'), item('AR3')] } });
+    const kept = write(response, {
+      GetDownloadQueueItemsResult: {
+        DownloadQueueItemBE: [
+          serializedXml(Buffer.from(serializeMember(itemField, item('AR1')))),
+          serializedXml(serializeMember(itemField, item('AR2'))),
+          item('AR3'),
+        ],
+      },
+    });
+    expect(kept.toBuffer('<head>', '</head>').toString('utf8')).toBe(`<head>${fresh.toString()}</head>`);
+    expect(kept.toString()).toBe(fresh.toString());
+    const items = childElements(childElements(parsed(kept.toString()))[0]!);
+    expect(items.map((i) => textContent(childElements(i).find((c) => c.local === 'ReporteeID')!))).toEqual(Array(3).fill('Ærlig & <rett>\r'));
+  });
+
+  it('has a format that changes with the descriptor, and never holds binary parts', () => {
+    expect(serializedFormat(itemField)).toBe(serializedFormat(itemField));
+    expect(serializedFormat(field(itemField.name, itemField.ns, itemField.type, { nillable: false, repeated: true }))).not.toBe(serializedFormat(itemField));
+    const attachment = field('AttachmentData', ra, 'base64Binary', { nillable: true });
+    const part: BinaryPart = { kind: 'binary', contentType: 'application/octet-stream', sizeBytes: 1, open: () => Readable.from([Buffer.from('x')]) };
+    expect(() => serializeMember(attachment, part)).toThrow(/binary parts/);
   });
 });

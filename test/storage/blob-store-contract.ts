@@ -63,6 +63,13 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<{ s
         expect(await everything()).toEqual({ ...nothing, blobs: [stored.key] });
       });
 
+      it('computes no MD5 when told not to (archived attachments), the SHA-256 still', async () => {
+        const data = randomBytes(SLAB_BYTES * 2 + 12_345);
+        const stored = await store.put(Readable.from([data]), { md5: false });
+        expect(stored).toEqual({ key: stored.key, sizeBytes: data.length, sha256: sums(data).sha256 });
+        expect((await readAll(store.open(stored.key))).equals(data)).toBe(true);
+      });
+
       it('stores a blob of several slabs, written and hashed off the main thread', async () => {
         const data = randomBytes(3 * SLAB_BYTES + 12345);
         const stored = await store.put(Readable.from(chunked(data, 65536)));

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 
-const MODULES = ['blob-errors', 'blob-store', 'file-range-stream', 'hash-workers', 'hashing-writer', 'measure'];
+const MODULES = ['blob-errors', 'blob-store', 'direct-write-readable', 'file-range-stream', 'hash-workers', 'hashing-writer', 'measure'];
 let dir: string;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agw-lifetime-'));

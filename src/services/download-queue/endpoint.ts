@@ -5,13 +5,15 @@
 import path from 'node:path';
 import type { App } from '../../app';
 import { getFormTask } from '../../archive/get-form-task';
-import { listQueue } from '../../archive/list-queue';
+import { LRUCache } from 'lru-cache';
+import { listQueueReferences, queueItemsOrFragments, storeQueueItemFragments } from '../../archive/list-queue';
 import { purgeItem } from '../../archive/purge-item';
-import type { ArchivedFormTask, QueueItem } from '../../archive/types';
+import type { ArchivedFormTask, QueueItem, StoredQueueItem } from '../../archive/types';
 import { renderFormSetPdf, requirePdfLanguage, UnsupportedPdfLanguage } from '../../pdf/form-set-pdf';
 import { altinnFault, SoapFault } from '../../soap/fault';
 import { contractOperations, type SoapEndpointDefinition } from '../../soap/endpoint';
 import type { BinaryPart } from '../../soap/schema';
+import { serializedFormat, serializedXml, serializeMember, type SerializedXml } from '../../soap/serializer';
 import { authenticate, ERROR_ID, mapServiceOwnerError, requireString, testOperation } from '../altinn-common';
 import { archivedFormTaskValue, attachmentPart } from './archived-form-task';
 import { downloadQueueContract as contract, SOAP_ACTION_PREFIX } from './contract';
@@ -20,6 +22,7 @@ export const DOWNLOAD_QUEUE_PATH = '/ArchiveExternal/DownloadQueueExternalBasic.
 
 export function downloadQueueEndpoint(app: App, wsdlDir: string): SoapEndpointDefinition {
   const operation = contractOperations(contract, SOAP_ACTION_PREFIX);
+  const queueItemXml = queueItemXmlCache(app);
 
   return {
     name: 'DownloadQueueExternalBasic',
@@ -31,12 +34,12 @@ export function downloadQueueEndpoint(app: App, wsdlDir: string): SoapEndpointDe
 
       operation('GetDownloadQueueItems', async (input, context) => {
         const user = await authenticate(app.authenticator, input.systemUserName, input.systemPassword, context);
-        const items = await listQueue(app, {
+        const references = await listQueueReferences(app, {
           serviceOwnerId: user.serviceOwnerId,
           serviceCode: input.serviceCode as string | null,
           limit: app.config.queuePageSize,
         });
-        return { GetDownloadQueueItemsResult: { DownloadQueueItemBE: items.map(toQueueItem) } };
+        return { GetDownloadQueueItemsResult: { DownloadQueueItemBE: await queueItemXml(references) } };
       }),
 
       operation('PurgeItem', async (input, context) => {
@@ -89,6 +92,48 @@ export function downloadQueueEndpoint(app: App, wsdlDir: string): SoapEndpointDe
         return { GetFormSetPdfBasicResult: pdf };
       }),
     ],
+  };
+}
+
+/**
+ * Each queue item's DownloadQueueItemBE element is written once: an archived item never changes
+ * (purging only takes it off the queue, which the listing query decides), and a listing is up to
+ * 500 of them, so rebuilding that XML per call was most of its CPU. The XML is this door's, so the
+ * door makes it; the archive keeps it opaquely beside the item (for every gateway process and
+ * after restarts), and its `format` changes with the contract's item descriptor or the writer,
+ * older ones being rebuilt. This process also keeps the bytes of recently listed items, so that a
+ * steady listing reads only the queue's references from the database.
+ */
+const queueItemMember = contract.GetDownloadQueueItems.response.type.fields[0]!;
+const queueItemField = (queueItemMember.type as Exclude<typeof queueItemMember.type, string>).fields[0]!;
+const QUEUE_ITEM_FORMAT = serializedFormat(queueItemField);
+/** ~70,000 items of ~450 bytes: every pending item of the busiest owners. */
+const QUEUE_ITEM_CACHE_BYTES = 32 * 2 ** 20;
+
+/** The DownloadQueueItemBE elements of these items, in order. Per app: ids are only unique within one database. */
+function queueItemXmlCache(app: App): (archiveReferences: string[]) => Promise<SerializedXml[]> {
+  const cache = new LRUCache<string, Buffer>({ maxSize: QUEUE_ITEM_CACHE_BYTES, sizeCalculation: (xml) => xml.length });
+  return async (archiveReferences) => {
+    const kept = archiveReferences.map((r) => cache.get(r));
+    const fetched = new Map<string, Buffer>();
+    const missing = archiveReferences.filter((_, i) => kept[i] === undefined);
+    if (missing.length > 0) {
+      const made: StoredQueueItem[] = [];
+      for (const item of await queueItemsOrFragments(app, missing, QUEUE_ITEM_FORMAT)) {
+        let fragment: string;
+        if ('fragment' in item) {
+          fragment = item.fragment;
+        } else {
+          fragment = serializeMember(queueItemField, toQueueItem(item));
+          made.push({ archiveReference: item.archiveReference, fragment });
+        }
+        const xml = Buffer.from(fragment, 'utf8');
+        fetched.set(item.archiveReference, xml);
+        cache.set(item.archiveReference, xml);
+      }
+      if (made.length > 0) await storeQueueItemFragments(app, QUEUE_ITEM_FORMAT, made);
+    }
+    return archiveReferences.map((r, i) => serializedXml(kept[i] ?? fetched.get(r)!));
   };
 }
 
