@@ -252,7 +252,7 @@ export function checkDownload(download: Download, input: InputFile, what: string
   if (download.sha256 !== input.sha256) throw new Error(`${what}: sha256 mismatch (${download.sha256} ≠ ${input.sha256})`);
 }
 
-export function logRound(
+function logRound(
   log: (message: string) => void,
   direction: Direction,
   r: number,
