@@ -29,6 +29,8 @@ export interface RequestTimeouts {
 
 export interface Config {
   port: number;
+  /** `serve` processes sharing the port (node:cluster); more than 1 only on PostgreSQL. */
+  workers: number;
   host: string;
   /** Bounds on slow or stalled clients (src/request-timeouts.ts). */
   timeouts: RequestTimeouts;
@@ -255,6 +257,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   collected = [];
   try {
     const config = readConfig(env);
+    // The embedded database (PGlite) lives inside one process: workers could not share it.
+    if (config.workers > 1 && !config.databaseUrl) collected.push(`WORKERS must be 1 with the embedded database (set DATABASE_URL for more), got '${env.WORKERS}'`);
     if (collected.length > 0) throw new ConfigError(collected);
     return config;
   } finally {
@@ -266,6 +270,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
   const dataDir = path.resolve(env.DATA_DIR || './data');
   return {
     port: intFromEnv(env, 'PORT', 8080, 0, 65535),
+    workers: intFromEnv(env, 'WORKERS', 1, 1, 64),
     host: hostFromEnv(env),
     timeouts: {
       headersMs: intFromEnv(env, 'HTTP_HEADERS_TIMEOUT_MS', 30_000, 100),

@@ -72,12 +72,15 @@ export function loadComparisons(
   label: string,
   targets: { throughput?: number; p99AtMostBaseline?: boolean } = {},
   withDatabase = true,
+  /** Which of our servers, when a scenario measures more than one (e.g. "gateway with WORKERS=2"). */
+  oursName?: string,
 ): Comparison[] {
+  const which = oursName ? `, ${oursName}` : '';
   const throughputTarget = targets.throughput;
   const ratio = ours.throughputRps / baseline.throughputRps;
   return [
     {
-      measure: `throughput, ${label}`,
+      measure: `throughput, ${label}${which}`,
       ours: ours.throughputRps,
       unit: 'req/s',
       baseline: { name: baselineName, value: baseline.throughputRps },
@@ -86,7 +89,7 @@ export function loadComparisons(
       ...(throughputTarget !== undefined && { target: `≥ ${throughputTarget}`, met: ratio >= throughputTarget }),
     },
     {
-      measure: `p50 latency, ${label}`,
+      measure: `p50 latency, ${label}${which}`,
       ours: ours.p50Ms,
       unit: 'ms',
       baseline: { name: baselineName, value: baseline.p50Ms },
@@ -94,7 +97,7 @@ export function loadComparisons(
       ratioMeaning: 'ours ÷ baseline, lower is better',
     },
     {
-      measure: `p99 latency, ${label}`,
+      measure: `p99 latency, ${label}${which}`,
       ours: ours.p99Ms,
       unit: 'ms',
       baseline: { name: baselineName, value: baseline.p99Ms },
@@ -103,7 +106,7 @@ export function loadComparisons(
       ...(targets.p99AtMostBaseline && { target: '≤ 1', met: ours.p99Ms <= baseline.p99Ms }),
     },
     {
-      measure: `server CPU per request${withDatabase ? ' (ours incl. its Postgres backends)' : ''}`,
+      measure: `server CPU per request${withDatabase ? ' (ours incl. its Postgres backends)' : ''}${which}`,
       ours: ours.cpuMsPerRequest,
       unit: 'ms',
       baseline: { name: baselineName, value: baseline.cpuMsPerRequest },
@@ -111,7 +114,7 @@ export function loadComparisons(
       ratioMeaning: 'ours ÷ baseline, lower is better',
     },
     {
-      measure: `server peak RSS under that load`,
+      measure: `server peak RSS under that load${which}`,
       ours: ours.peakRssMiB,
       unit: 'MiB',
       baseline: { name: baselineName, value: baseline.peakRssMiB },

@@ -40,8 +40,11 @@ export interface BenchContext {
   createArchive(name: string): Promise<Archive>;
   /** Open an archive (default: main) in this process, run `work`, close it. */
   withArchive<T>(work: (app: App) => Promise<T>, archive?: Archive): Promise<T>;
-  /** (Re)start the gateway of an archive (default: main); a running one is stopped first. */
-  startGateway(label: string, archive?: Archive): Promise<ChildServer>;
+  /**
+   * (Re)start the gateway of an archive (default: main); a running one with as many workers is stopped
+   * first. `workers` > 1 (Postgres only) starts it with WORKERS, beside a 1-process one if wanted.
+   */
+  startGateway(label: string, archive?: Archive, workers?: number): Promise<ChildServer>;
   stopGateway(archive?: Archive): Promise<void>;
   /** Start a baseline server: a script under dist/bench/baselines with arguments. */
   startBaseline(name: string, script: string, args: string[]): Promise<ChildServer>;
@@ -110,8 +113,11 @@ export function createContext(options: BenchOptions, db: BenchDatabase, rootDir:
         await app.close();
       }
     },
-    startGateway: async (label, archive = main) => {
-      await context.stopGateway(archive);
+    startGateway: async (label, archive = main, workers = 1) => {
+      const key = `${archive.name}:${workers}`;
+      await gateways.get(key)?.stop();
+      gateways.delete(key);
+      if (archive.db.kind === 'pglite') await context.stopGateway(archive);
       const port = await freePort();
       const script = path.join(rootDir, 'bin', 'altinn-gateway.js');
       // BENCH_GATEWAY_NODE_ARGS: extra node flags for diagnosis, e.g. "--trace-gc".
@@ -120,21 +126,21 @@ export function createContext(options: BenchOptions, db: BenchDatabase, rootDir:
       const nodeArgs = [...extra, ...profile, script, 'serve'];
       if (options.profile) fs.mkdirSync(profilesDir, { recursive: true });
       const gateway = await spawnServer({
-        name: `gateway (${archive.name})`,
+        name: `gateway (${archive.name}${workers > 1 ? `, ${workers} workers` : ''})`,
         nodeArgs,
-        env: gatewayEnv(archive, port),
+        env: { ...gatewayEnv(archive, port), WORKERS: String(workers) },
         port,
         readyPath: '/health',
         logFile: path.join(logsDir, `gateway-${++starts}-${label}.log`),
         cwd: rootDir,
       });
-      gateways.set(archive.name, gateway);
+      gateways.set(key, gateway);
       return gateway;
     },
     stopGateway: async (archive = main) => {
-      const running = gateways.get(archive.name);
-      gateways.delete(archive.name);
-      if (running) await running.stop();
+      const running = [...gateways].filter(([key]) => key.startsWith(`${archive.name}:`));
+      for (const [key] of running) gateways.delete(key);
+      await Promise.all(running.map(([, gateway]) => gateway.stop()));
     },
     startBaseline: async (name, script, args) => {
       const port = await freePort();
@@ -170,4 +176,13 @@ export function createContext(options: BenchOptions, db: BenchDatabase, rootDir:
     },
   };
   return context;
+}
+
+/** The gateway started with WORKERS=2, measured beside the 1-process one where the database is Postgres. */
+export const GATEWAY_X2 = 'gateway ×2';
+
+export function gatewayX2Note(started: boolean): string {
+  return started
+    ? `"${GATEWAY_X2}": the same gateway started with WORKERS=2 (two node:cluster worker processes sharing the port, on the same database); its CPU is the primary's, both workers' and their Postgres backends', its RSS the three processes' together.`
+    : 'The gateway with WORKERS=2 left out: several processes need Postgres (the embedded database is single-process).';
 }

@@ -1,5 +1,6 @@
 /**
- * CPU time spent by a server while it is measured: the process itself plus, for the gateway, the
+ * CPU time spent by a server while it is measured: the process and its descendants (the workers of a
+ * gateway started with WORKERS > 1) plus, for the gateway, the
  * Postgres backends serving its database (found in pg_stat_activity). Unlike throughput, CPU
  * milliseconds per request hardly change when other work shares the machine, so they are the
  * steadier comparison on a noisy box (capacity on a dedicated machine ≈ cores ÷ CPU per request).
@@ -38,6 +39,29 @@ export function statCpuMs(stat: string): number {
   return ((utime + stime) * 1000) / clockTicks();
 }
 
+/** `pid` and every process descending from it (ppid chains read from /proc/<pid>/stat). */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [pid];
+  }
+  for (const name of entries) {
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  return tree;
+}
+
 async function backendPids(databaseUrl: string): Promise<number[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -64,18 +88,20 @@ export class CpuMeter {
     private readonly pid: number,
     private readonly databaseUrl: string | undefined,
     private readonly start: Map<number, number>,
-    private readonly processStartMs: number,
+    private readonly processStart: Map<number, number>,
   ) {}
 
   /** Snapshot now. `pid` is the server (use process.pid for in-process work); databaseUrl adds its backends. */
   static async start(pid: number, databaseUrl?: string): Promise<CpuMeter> {
     const start = new Map<number, number>();
     if (databaseUrl) for (const b of await backendPids(databaseUrl)) start.set(b, processCpuMs(b) ?? 0);
-    return new CpuMeter(pid, databaseUrl, start, ownCpuMs(pid));
+    return new CpuMeter(pid, databaseUrl, start, treeCpuMs(pid));
   }
 
   async stop(): Promise<CpuSummary> {
-    const processMs = ownCpuMs(this.pid) - this.processStartMs;
+    // Processes of the tree started during the run (a replaced worker) count whole.
+    let processMs = 0;
+    for (const [p, ms] of treeCpuMs(this.pid)) processMs += ms - (this.processStart.get(p) ?? 0);
     let databaseMs = 0;
     if (this.databaseUrl) {
       // Backends opened during the run count whole (they did nothing before it).
@@ -83,6 +109,11 @@ export class CpuMeter {
     }
     return { processMs: Math.round(processMs), databaseMs: Math.round(databaseMs), totalMs: Math.round(processMs + databaseMs) };
   }
+}
+
+function treeCpuMs(pid: number): Map<number, number> {
+  if (pid === process.pid) return new Map([[pid, ownCpuMs(pid)]]);
+  return new Map(processTree(pid).map((p) => [p, ownCpuMs(p)]));
 }
 
 function ownCpuMs(pid: number): number {

@@ -1,10 +1,12 @@
 /**
- * A process's resident set size, read from /proc/<pid>/status (VmRSS). RssSampler polls it every
- * ~50 ms on a worker thread, so a busy load generator on the main thread cannot delay the samples.
+ * A process's resident set size, read from /proc/<pid>/status (VmRSS), summed with its descendants'
+ * (a gateway's workers). RssSampler polls it every ~50 ms on a worker thread, so a busy load
+ * generator on the main thread cannot delay the samples.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { processTree } from './cpu';
 
 /** VmRSS of a process in bytes, or undefined once it has gone (or off Linux). */
 export function readRss(pid: number): number | undefined {
@@ -15,6 +17,12 @@ export function readRss(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** VmRSS of `pids` summed (a process and its workers), or undefined when all have gone. */
+export function readTotalRss(pids: number[]): number | undefined {
+  const parts = pids.map(readRss).filter((bytes): bytes is number => bytes !== undefined);
+  return parts.length === 0 ? undefined : parts.reduce((sum, bytes) => sum + bytes, 0);
 }
 
 export interface RssSummary {
@@ -41,7 +49,7 @@ export class RssSampler {
     private readonly pid: number,
     intervalMs: number,
   ) {
-    this.beforeBytes = readRss(pid) ?? 0;
+    this.beforeBytes = readTotalRss(processTree(pid)) ?? 0;
     this.worker = new Worker(path.join(__dirname, 'rss-worker.js'), { workerData: { pid, intervalMs } });
   }
 
@@ -57,7 +65,7 @@ export class RssSampler {
       this.worker.postMessage('stop');
     });
     await this.worker.terminate();
-    const after = readRss(this.pid) ?? report.lastBytes;
+    const after = readTotalRss(processTree(this.pid)) ?? report.lastBytes;
     const peak = Math.max(report.peakBytes, this.beforeBytes, after);
     return { beforeBytes: this.beforeBytes, peakBytes: peak, afterBytes: after, growthBytes: peak - this.beforeBytes, samples: report.samples + 2 };
   }

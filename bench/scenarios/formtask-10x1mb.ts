@@ -16,7 +16,7 @@ import type { App } from '../../src/app';
 import { archivedFormTaskValue } from '../../src/services/download-queue/archived-form-task';
 import type { NodeSoapFixture } from '../baselines/node-soap-server';
 import { loadComparisons, loadRounds, summarize } from '../lib/compare';
-import type { BenchContext } from '../lib/context';
+import { GATEWAY_X2, gatewayX2Note, type BenchContext } from '../lib/context';
 import { createOwner, type BenchOwner } from '../lib/fixtures';
 import { deterministicFile, type InputFile } from '../lib/input-files';
 import { assertClean, runLoad } from '../lib/load';
@@ -64,6 +64,8 @@ export const formtask10x1mb: Scenario = {
 
     const metroBuild = await prepareMetro(context, log);
     const gateway = await context.startGateway('formtask-10x1mb');
+    // Beside it, the same gateway with WORKERS=2 (node:cluster; several processes need Postgres).
+    const gatewayX2 = context.db.kind === 'postgres' ? await context.startGateway('formtask-10x1mb-x2', context.main, 2) : undefined;
     const nodeSoap = await context.startBaseline('node-soap-formtask', 'node-soap-server.js', [fixtureFile]);
     let metro: ChildServer | undefined;
     try {
@@ -81,6 +83,7 @@ export const formtask10x1mb: Scenario = {
         return { name: side, xml: parts[0]!.content.toString('utf8'), bytes: response.body.length };
       };
       const ours = await mtomAnswer('gateway', gateway);
+      if (gatewayX2) await mtomAnswer(GATEWAY_X2, gatewayX2);
       const theirs = expectOk(await send(nodeSoap.baseUrl, request, agent), 'node-soap GetArchivedFormTaskBasicDQ');
       const inline = [...theirs.body.toString('utf8').matchAll(/AttachmentData>([A-Za-z0-9+/=\s]+)</g)].map((m) => sha256(Buffer.from(m[1]!, 'base64')));
       if (JSON.stringify(inline) !== JSON.stringify(expected)) throw new Error('node-soap: the inline attachments differ from the input');
@@ -100,7 +103,7 @@ export const formtask10x1mb: Scenario = {
 
       const warmupRequests = context.quick ? 16 : 64;
       const load = { request, connections, durationSeconds: seconds };
-      const servers: Record<string, ChildServer> = { gateway, 'node-soap': nodeSoap, ...(metro && { metro }) };
+      const servers: Record<string, ChildServer> = { gateway, ...(gatewayX2 && { [GATEWAY_X2]: gatewayX2 }), 'node-soap': nodeSoap, ...(metro && { metro }) };
       const measured = await loadRounds(servers, {
         rounds,
         log,
@@ -109,7 +112,7 @@ export const formtask10x1mb: Scenario = {
           assertClean(await runLoad({ ...load, amount: warmupRequests, baseUrl: server.baseUrl, serverPid: server.pid }), `${side} warm-up`);
         },
         measure: (server, side) =>
-          runLoad({ ...load, baseUrl: server.baseUrl, serverPid: server.pid, databaseUrl: side === 'gateway' ? context.db.url : undefined }),
+          runLoad({ ...load, baseUrl: server.baseUrl, serverPid: server.pid, databaseUrl: side.startsWith('gateway') ? context.db.url : undefined }),
       });
       const summary = Object.fromEntries(Object.entries(measured).map(([side, results]) => [side, summarize(results)]));
       const label = `10 × 1 MiB, concurrency ${connections}`;
@@ -120,9 +123,13 @@ export const formtask10x1mb: Scenario = {
         comparisons: [
           ...loadComparisons(summary.gateway!, summary['node-soap']!, 'node-soap, inline base64', label, { throughput: 3 }),
           ...(summary.metro ? loadComparisons(summary.gateway!, summary.metro, 'Metro (JAX-WS RI), MTOM', label, { throughput: 1 }) : []),
+          ...(summary.metro && summary[GATEWAY_X2]
+            ? loadComparisons(summary[GATEWAY_X2], summary.metro, 'Metro (JAX-WS RI), MTOM', label, { throughput: 1 }, true, 'gateway with WORKERS=2')
+            : []),
         ],
         details: { ...measured, summary },
         notes: [
+          gatewayX2Note(gatewayX2 !== undefined),
           'Gateway: the task read from Postgres on every call, each blob size checked, the 10 attachments streamed from the blob store as MTOM/XOP parts.',
           'Baseline: node-soap from our WSDL, the same task values from memory, the attachment bytes held in memory and base64-encoded into the XML on every call (node-soap cannot send MTOM).',
           summary.metro

@@ -53,6 +53,9 @@ interface SystemUserRow {
 /** Remembered verifications at most (a few MB); beyond it expired ones go, then the oldest. */
 const MAX_VERIFIED_ENTRIES = 10_000;
 
+/** The lock-out state of a (name, address) beside the user of that name; nulls where either is missing. */
+type LoginRow = { has_failures: boolean; locked_until: Date | null } & { [K in keyof SystemUserRow]: SystemUserRow[K] | null };
+
 /** Longer names cannot exist (addSystemUser); they are counted under their first characters. */
 const MAX_COUNTED_NAME_LENGTH = 200;
 
@@ -71,10 +74,20 @@ export class SystemUserAuthenticator {
       throw new AuthenticationError('invalid_credentials', 'Missing system user name or password');
     }
     const counted = { user_name: userName.slice(0, MAX_COUNTED_NAME_LENGTH), source_address: sourceAddress };
-    const failures = await this.db('system_user_login_failures').where(counted).first<{ locked_until: Date | null } | undefined>('locked_until');
-    if (failures?.locked_until && failures.locked_until.getTime() > Date.now()) throw lockedError(failures.locked_until);
+    // One statement for the lock-out state of (name, address) and the user: one row always, whether either exists.
+    const { rows } = await this.db.raw<{ rows: LoginRow[] }>(
+      `SELECT f.user_name IS NOT NULL AS has_failures, f.locked_until, u.id, u.service_owner_id, u.user_name, u.password_hash
+       FROM (SELECT 1) AS one
+       LEFT JOIN system_user_login_failures f ON f.user_name = ? AND f.source_address = ?
+       LEFT JOIN system_users u ON u.user_name = ?`,
+      [counted.user_name, counted.source_address, userName],
+    );
+    const found = rows[0]!;
+    const lockedUntil = found.locked_until === null ? null : new Date(found.locked_until);
+    if (lockedUntil && lockedUntil.getTime() > Date.now()) throw lockedError(lockedUntil);
+    const failures = found.has_failures;
+    const row: SystemUserRow | undefined = found.id === null ? undefined : (found as SystemUserRow);
 
-    const row = await this.db('system_users').where({ user_name: userName }).first<SystemUserRow | undefined>('id', 'service_owner_id', 'user_name', 'password_hash');
     // Only the KDF is skipped for credentials verified recently, and only while the stored hash is
     // the one they were verified against.
     const cacheKey = createHmac('sha256', this.cacheSecret).update(userName).update('\0').update(password).digest('base64');

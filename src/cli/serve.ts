@@ -3,9 +3,12 @@
  * seeded with the demo first, and how to call it is printed on stderr (again on later starts),
  * apart from the log lines on stdout.
  */
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import type { App } from '../app';
+import { openApp, type App } from '../app';
+import { reportWorkerReady, superviseWorkers } from '../cluster';
 import { loadConfig } from '../config';
+import { createLogger } from '../observability/logger';
 import { formatDemoInstructions } from '../demo/instructions';
 import { findDemo, isDemoNeeded, seedDemo, type DemoInfo } from '../demo/seed';
 import { seedBrokerDemo } from '../demo/broker';
@@ -25,6 +28,11 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .addHelpText('after', SERVED)
     .action(async () => {
       const config = loadConfig(io.env);
+      if (config.workers > 1 && cluster.isPrimary) {
+        // Migrated (and the database found reachable) once here, before the workers race for knex's migration lock.
+        await (await openApp(config)).close();
+        process.exit(await superviseWorkers({ workers: config.workers, log: createLogger(config) }));
+      }
       let demo: DemoInfo | undefined;
       const server = await runServer(config, {
         // Seeded through the server's own connection: the embedded database allows only one user.
@@ -33,6 +41,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
         },
       });
       if (demo) writeLine(io.stderr, formatDemoInstructions(demo, server.url, { dataDir: config.dataDir, jwksUrl: config.messages.jwt.jwksUrl }));
+      reportWorkerReady();
       // runServer closes gracefully on SIGINT/SIGTERM; the listening server keeps the process alive.
     });
 }
@@ -56,6 +65,7 @@ const SERVED = [
     ['/health/ready, /health', 'readiness: database reachable and migrations applied (/health: reachable)'],
   ].map(([address, what]) => `  ${address}\n      ${what}`)),
   '',
+  'With WORKERS=N (PostgreSQL only) N worker processes share the port; the first process only supervises them.',
   'On the embedded database, admin commands run beside it through a socket in DATA_DIR/admin-socket.',
   'Logs go to stdout as JSON lines (LOG_FORMAT=pretty for a terminal); the demo instructions to stderr.',
 ].join('\n');

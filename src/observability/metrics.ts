@@ -23,6 +23,8 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // With WORKERS > 1 each scrape reaches one worker: this says which one answered.
+  new Gauge({ name: 'altinn_gateway_process_info', help: 'The process that answered this scrape', labelNames: ['pid'], registers: [registry] }).set({ pid: String(process.pid) }, 1);
   return {
     registry,
     soapRequests: new Counter({

@@ -42,6 +42,8 @@ it('exits 1 when its port is taken, saying so, with the embedded lock released',
 describe('configuration refused before anything is opened: one line per wrong variable, exit 1', () => {
   it.each([
     [{ PORT: '99999' }, ["error: PORT must be an integer from 0 to 65535, got '99999'"]],
+    [{ DATABASE_URL: '', WORKERS: '2' }, ["error: WORKERS must be 1 with the embedded database (set DATABASE_URL for more), got '2'"]],
+    [{ WORKERS: '0' }, ["error: WORKERS must be an integer from 1 to 64, got '0'"]],
     [{ LOG_LEVEL: 'verbose' }, ["error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got 'verbose'"]],
     [
       { DATABASE_URL: 'garbage', PORT: 'http' },

@@ -21,14 +21,11 @@ import { ORGS, party } from '../helpers/broker';
 import { createSoapOwner, generatedAttachment, generatedSha256, type SoapOwner } from '../helpers/fixtures';
 import { startAzurite, type Azurite } from '../helpers/azurite';
 import { createGatewayProcess, type GatewayProcess } from '../helpers/gateway-process';
+import { describeOnPostgres } from '../helpers/postgres-only';
 import { altinnFaultOf, call, child, children, DQ_ACTION, DQ_PATH, envelope11, NS, operationXml, STREAMED_ACTION, STREAMED_PATH, text } from '../helpers/soap-client';
 
 const MiB = 1024 * 1024;
-const SKIP_REASON =
-  'test/scale-out/two-instances.test.ts SKIPPED: two gateway processes need one PostgreSQL server, and DATABASE_URL is unset ' +
-  '(run it with DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)';
-const onPostgres = process.env.DATABASE_URL ? describe : describe.skip;
-if (!process.env.DATABASE_URL) process.stderr.write(`\n${SKIP_REASON}\n\n`);
+const onPostgres = describeOnPostgres('test/scale-out/two-instances.test.ts', 'two gateway processes need one PostgreSQL server');
 
 onPostgres('two gateway processes on one PostgreSQL and one Azure blob store', () => {
   let a: GatewayProcess;
