@@ -92,8 +92,10 @@ export interface BlobStore {
   /**
    * Stream a blob, or exactly the bytes of `range` of it, out. Errors (a missing blob, a range not
    * within the blob: RangeNotSatisfiableError) surface on the stream; malformed keys and ranges throw.
+   * `knownSizeBytes` (whole blob only): its size as the caller has just checked it with stat(); a
+   * store may then skip its own size lookup. A shorter blob still fails the stream.
    */
-  open(key: string, range?: ByteRange): Readable;
+  open(key: string, range?: ByteRange, knownSizeBytes?: number): Readable;
   /** Size in bytes, or undefined if the blob does not exist. */
   stat(key: string): Promise<number | undefined>;
   delete(key: string): Promise<void>;
@@ -197,8 +199,8 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
-  open(key: string, range?: ByteRange): Readable {
-    return new FileRangeReadStream(this.pathOf(key), range);
+  open(key: string, range?: ByteRange, knownSizeBytes?: number): Readable {
+    return new FileRangeReadStream(this.pathOf(key), range, knownSizeBytes);
   }
 
   async stat(key: string): Promise<number | undefined> {

@@ -75,38 +75,74 @@ export function releasesChunksOnCallback(destination: NodeJS.WritableStream): bo
 }
 
 /**
+ * Free write buffers of one size, kept between streams: a ring of fresh buffers per stream made
+ * 1 MiB of garbage per file served (10 MiB per GetArchivedFormTaskBasicDQ of 10 attachments),
+ * the same external-memory churn the ring exists to avoid. At most `keep` are held while idle.
+ */
+export class WriteBufferPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(
+    readonly bufferBytes: number,
+    private readonly keep: number,
+  ) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bufferBytes);
+  }
+
+  /** Only buffers no one writes from any longer. */
+  give(buffer: Buffer): void {
+    if (this.free.length < this.keep) this.free.push(buffer);
+  }
+}
+
+/**
  * A few reused buffers for writes into one destination: `take()` resolves with a free buffer,
- * `write()` gives it to the destination and frees it when that write's callback has fired.
+ * `write()` gives it to the destination and frees it when that write's callback has fired. The
+ * buffers come from `pool` and go back to it once the ring is stopped and their writes are done.
  */
 export class WriteBufferRing {
-  private readonly free: Buffer[];
+  private readonly free: Buffer[] = [];
+  /** Buffers taken from the pool so far (at most `count`). */
+  private owned = 0;
+  private stopped = false;
   private waiting?: () => void;
   private failure?: Error;
-  /** Stop watching the destination (once the last write is issued, or after a failure). */
-  readonly stop: () => void;
+  private readonly unwatch: () => void;
 
   constructor(
     private readonly destination: Writable,
-    count: number,
-    bytes: number,
+    private readonly count: number,
+    private readonly pool: WriteBufferPool,
   ) {
-    this.free = Array.from({ length: count }, () => Buffer.allocUnsafeSlow(bytes));
     const onClose = () => this.fail(new Error('The destination closed before the last write'));
     const onError = (error: Error) => this.fail(error);
     destination.on('close', onClose);
     destination.on('error', onError);
-    this.stop = () => {
+    this.unwatch = () => {
       destination.off('close', onClose);
       destination.off('error', onError);
     };
   }
 
-  /** A free buffer, once one is (the destination took what was written into it). */
+  /** Stop watching the destination (once the last write is issued, or after a failure). */
+  stop(): void {
+    this.unwatch();
+    this.stopped = true;
+    for (const buffer of this.free.splice(0)) this.pool.give(buffer);
+  }
+
+  /** A free buffer of pool.bufferBytes, once one is (the destination took what was written into it). */
   async take(): Promise<Buffer> {
     for (;;) {
       if (this.failure) throw this.failure;
       const buffer = this.free.pop();
       if (buffer) return buffer;
+      if (this.owned < this.count) {
+        this.owned++;
+        return this.pool.take();
+      }
       await new Promise<void>((resolve) => (this.waiting = resolve));
     }
   }
@@ -114,7 +150,9 @@ export class WriteBufferRing {
   /** Write `length` bytes of `buffer` (from take()); the buffer is free again when the write completes. */
   write(buffer: Buffer, length: number): void {
     this.destination.write(length === buffer.length ? buffer : buffer.subarray(0, length), (error) => {
+      // A failed write's buffer is not reused: the destination may not be done with it.
       if (error) return this.fail(error);
+      if (this.stopped) return this.pool.give(buffer);
       this.free.push(buffer);
       this.wake();
     });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { RangeNotSatisfiableError } from './blob-errors';
 import type { ByteRange } from './blob-store';
-import { DirectWriteReadable, WriteBufferRing } from './direct-write-readable';
+import { DirectWriteReadable, WriteBufferPool, WriteBufferRing } from './direct-write-readable';
 
 export function assertByteRange(range: ByteRange): void {
   if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start) {
@@ -20,6 +20,8 @@ export function assertByteRange(range: ByteRange): void {
 const READ_BYTES = 256 * 1024;
 /** Reused buffers of a piped stream: one being read into while the others are written. */
 const DIRECT_BUFFERS = 4;
+/** Shared by every piped stream of the process; idle, it keeps what eight such streams use. */
+const directBuffers = new WriteBufferPool(READ_BYTES, 8 * DIRECT_BUFFERS);
 
 export class FileRangeReadStream extends DirectWriteReadable {
   private fd = -1;
@@ -34,14 +36,22 @@ export class FileRangeReadStream extends DirectWriteReadable {
 
   private readonly filePath: string;
   private readonly range: ByteRange | undefined;
+  private readonly knownSizeBytes: number | undefined;
 
-  /** Without `range`, the whole file. */
-  constructor(filePath: string, range?: ByteRange) {
+  /**
+   * Without `range`, the whole file: of `knownSizeBytes` when the caller has just checked its size
+   * (then no fstat here; a file shorter than that still fails the stream at its end).
+   */
+  constructor(filePath: string, range?: ByteRange, knownSizeBytes?: number) {
     // Before super(): a refused range must not leave a stream that opens the file anyway.
     if (range) assertByteRange(range);
+    if (knownSizeBytes !== undefined && !(Number.isSafeInteger(knownSizeBytes) && knownSizeBytes >= 0)) {
+      throw new RangeError(`Invalid size ${knownSizeBytes}`);
+    }
     super({ highWaterMark: READ_BYTES });
     this.filePath = filePath;
     this.range = range;
+    this.knownSizeBytes = range ? undefined : knownSizeBytes;
     this.position = range?.start ?? 0;
     this.opened = new Promise<void>((resolve, reject) => (this.settleOpened = (error) => (error ? reject(error) : resolve())));
     this.opened.catch(() => undefined); // reported as the stream's error too
@@ -55,6 +65,10 @@ export class FileRangeReadStream extends DirectWriteReadable {
     fs.open(this.filePath, 'r', (openError, fd) => {
       if (openError) return done(openError);
       this.fd = fd;
+      if (this.knownSizeBytes !== undefined) {
+        this.remaining = this.knownSizeBytes;
+        return done();
+      }
       fs.fstat(fd, (statError, stats) => {
         if (statError) return done(statError);
         if (!this.range) {
@@ -81,7 +95,7 @@ export class FileRangeReadStream extends DirectWriteReadable {
       if (end) destination.end();
       return 0;
     }
-    const ring = new WriteBufferRing(destination, DIRECT_BUFFERS, Math.min(READ_BYTES, this.remaining));
+    const ring = new WriteBufferRing(destination, DIRECT_BUFFERS, directBuffers);
     let written = 0;
     try {
       while (this.remaining > 0) {
@@ -110,7 +124,9 @@ export class FileRangeReadStream extends DirectWriteReadable {
         }
         if (error) return reject(error);
         if (bytesRead === 0) {
-          const expected = this.range ? `the end of the range ${this.range.start}-${this.range.end}` : `its size when opened`;
+          const expected = this.range
+            ? `the end of the range ${this.range.start}-${this.range.end}`
+            : this.knownSizeBytes !== undefined ? `its expected size ${this.knownSizeBytes}` : `its size when opened`;
           return reject(new Error(`The blob ended at byte ${this.position}, before ${expected}`));
         }
         this.position += bytesRead;

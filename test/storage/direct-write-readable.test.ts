@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { WriteBufferPool, WriteBufferRing } from '../../src/storage/direct-write-readable';
 import { FileRangeReadStream } from '../../src/storage/file-range-stream';
 
 let dir: string;
@@ -103,4 +104,52 @@ it('takes the ordinary path into a Transform, which keeps chunks after their cal
   const chunks: Buffer[] = [];
   for await (const chunk of through) chunks.push(chunk as Buffer);
   expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
+});
+
+it('with the size known, sends exactly that many bytes, and fails when the file is shorter', async () => {
+  const server = await serve((response) => {
+    const claimed = response.req.url === '/short' ? data.length + 1 : 3_000_000;
+    response.writeHead(200, { 'content-length': claimed });
+    const stream = new FileRangeReadStream(file, undefined, claimed);
+    // A failing stream must break the response off, not leave it hanging.
+    stream.on('error', () => response.destroy());
+    stream.pipe(response);
+  });
+  try {
+    expect(sha256(await download(server.url))).toBe(sha256(data.subarray(0, 3_000_000)));
+    await expect(download(`${server.url}short`)).rejects.toThrow();
+  } finally {
+    await server.close();
+  }
+});
+
+it('gives its buffers back to the pool once their writes are done, for the next stream to reuse', async () => {
+  const pool = new WriteBufferPool(64 * 1024, 8);
+  const used = new Set<Buffer>();
+  let done!: Promise<void>;
+  const server = await serve((response) => {
+    response.writeHead(200, { 'content-length': 10 * 64 * 1024 });
+    const ring = new WriteBufferRing(response, 2, pool);
+    done = (async () => {
+      for (let i = 0; i < 10; i++) {
+        const buffer = await ring.take();
+        used.add(buffer);
+        ring.write(buffer.fill(i), buffer.length);
+      }
+      ring.stop();
+      await new Promise<void>((resolve) => response.end(resolve));
+    })();
+  });
+  try {
+    const body = await download(server.url);
+    await done;
+    expect(body.length).toBe(10 * 64 * 1024);
+    expect(body[9 * 64 * 1024]).toBe(9);
+    // Two buffers served all ten writes, and both are free in the pool again.
+    expect(used.size).toBe(2);
+    const again = [pool.take(), pool.take()];
+    expect(again.every((buffer) => used.has(buffer))).toBe(true);
+  } finally {
+    await server.close();
+  }
 });

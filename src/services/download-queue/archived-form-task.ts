@@ -63,12 +63,16 @@ export function writeArchivedFormTaskResponse(out: XmlOutput, task: ArchivedForm
   });
 }
 
-/** An attachment's stored bytes (ciphertext when encrypted) as an MTOM part, streamed from the blob store when written. */
+/**
+ * An attachment's stored bytes (ciphertext when encrypted) as an MTOM part, streamed from the blob
+ * store when written. Its callers check the blob's size first (stat), so the store need not look
+ * it up again when opening it.
+ */
 export function attachmentPart(blobs: BlobStore, attachment: ArchivedAttachment): BinaryPart {
   return {
     kind: 'binary',
     contentType: 'application/octet-stream',
     sizeBytes: attachment.sizeBytes,
-    open: () => blobs.open(attachment.blobKey),
+    open: () => blobs.open(attachment.blobKey, undefined, attachment.sizeBytes),
   };
 }

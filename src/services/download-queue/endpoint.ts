@@ -151,9 +151,11 @@ function toQueueItem(item: QueueItem): Record<string, unknown> {
 
 async function toArchivedFormTask(app: App, task: ArchivedFormTask, includeXmlNamespace: boolean): Promise<Record<string, unknown>> {
   const inline = task.attachments.filter((a) => a.sizeBytes <= app.config.inlineAttachmentMaxBytes);
-  // Check the bytes are there before answering: a missing blob is a server fault, not a truncated response.
-  for (const attachment of inline) {
-    if ((await app.blobs.stat(attachment.blobKey)) !== attachment.sizeBytes) {
+  // Check the bytes are there before answering: a missing blob is a server fault, not a truncated
+  // response. All at once: one after the other, each stat's round trip added to the response time.
+  const sizes = await Promise.all(inline.map((attachment) => app.blobs.stat(attachment.blobKey)));
+  for (const [i, attachment] of inline.entries()) {
+    if (sizes[i] !== attachment.sizeBytes) {
       throw new SoapFault('Server', `The content of attachment ${attachment.attachmentId} is missing or damaged in the archive`, {
         errorId: ERROR_ID.generic,
         message: `The content of attachment ${attachment.attachmentId} is not available`,
