@@ -97,7 +97,8 @@ onPostgres('two gateway processes on one PostgreSQL and one Azure blob store', (
   };
 
   it('serves the DownloadQueue loop with a 50 MiB streamed attachment across both, and purges the item once', async () => {
-    for (const gateway of [a, b]) expect(gateway.log).toContain('"blobStore":"azure://scale-out/gateway/"');
+    // Said once the background work has started, just after the server listens.
+    for (const gateway of [a, b]) await gateway.eventually(async () => gateway.log.includes('"blobStore":"azure://scale-out/gateway/"'), 'the blob store in the log');
     expect(await queued(next())).toEqual([archived.archiveReference]);
     expect(await queued(next())).toEqual([archived.archiveReference]);
     const task = await dq(next(), 'GetArchivedFormTaskBasicDQ', { archiveReference: archived.archiveReference });
