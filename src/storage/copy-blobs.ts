@@ -21,6 +21,7 @@ import { pipeline } from 'node:stream';
 import { createInterface } from 'node:readline';
 import type { Db } from './db';
 import { digestBlob, type BlobStore } from './blob-store';
+import { referencedKeys } from './garbage-collection';
 import { measureBytes } from './measure';
 
 export interface CopyBlobsOptions {
@@ -67,7 +68,7 @@ interface Expected {
   listedBytes?: number;
 }
 
-/** Tables holding blob keys, with the size and SHA-256 they record where they do (garbage-collection.ts names the same). */
+/** Tables holding blob keys, with the size and SHA-256 they record where they do (what counts as referenced: garbage-collection.ts). */
 const REFERENCED: { table: string; size?: string; sha256?: string }[] = [
   { table: 'attachments', size: 'size_bytes', sha256: 'sha256' },
   { table: 'message_attachments', size: 'size_bytes', sha256: 'sha256' },
@@ -134,7 +135,7 @@ async function copyBlob(db: Db, source: BlobStore, target: BlobStore, journal: J
   const sourceSize = await source.stat(key);
   if (sourceSize === undefined) {
     // Deleted by a running gateway since it was listed (its row went with it): nothing to copy.
-    if (!(await isReferenced(db, key))) return { kind: 'gone' };
+    if (!(await referencedKeys(db, [key])).has(key)) return { kind: 'gone' };
     return { kind: 'problem', problem: 'a row refers to it, but the source store does not hold it' };
   }
 
@@ -193,12 +194,6 @@ async function addReferencedKeys(db: Db, expected: Map<string, Expected>): Promi
   }
 }
 
-async function isReferenced(db: Db, key: string): Promise<boolean> {
-  for (const { table } of REFERENCED) {
-    if (await db(table).where({ blob_key: key }).first('blob_key')) return true;
-  }
-  return false;
-}
 
 /** `key size sha256` lines of verified copies; a torn last line (a kill mid-write) is ignored. */
 class Journal {

@@ -56,6 +56,11 @@ const REFERENCES: ((db: Db, keys: string[]) => Promise<string[]>)[] = [
 
 const BATCH = 500;
 
+/** Those of `keys` that a row refers to (the one definition of "referenced": also storage migrate's). */
+export async function referencedKeys(db: Db, keys: string[]): Promise<Set<string>> {
+  return new Set((await Promise.all(REFERENCES.map((query) => query(db, keys)))).flat());
+}
+
 export async function collectGarbage(db: Db, blobs: BlobStore, options: GarbageCollectionOptions): Promise<GarbageCollectionResult> {
   const olderThan = new Date((options.now ?? new Date()).getTime() - options.graceMs);
   const dryRun = options.dryRun ?? false;
@@ -74,7 +79,7 @@ async function sweepUnreferenced(db: Db, items: AsyncIterable<ListedItem>, remov
   let batch: ListedItem[] = [];
   const flush = async () => {
     const keys = batch.map((item) => item.key);
-    const referenced = new Set((await Promise.all(REFERENCES.map((query) => query(db, keys)))).flat());
+    const referenced = await referencedKeys(db, keys);
     for (const item of batch) {
       if (referenced.has(item.key)) continue;
       await remove(item.key);
