@@ -15,18 +15,19 @@
  *   together and none may discard its siblings. Uploads of an attempt that was replaced are
  *   aborted by the ABORT_UPLOAD_JOB (abortResumableUploads).
  * - A completed single upload is attached with MD5 and SHA-256 when this process saw every byte in
- *   order (a running hash per upload, kept in memory); otherwise with none, and the processing job
- *   reads the blob back. A final (concatenated) upload is composed by COMPOSE_UPLOAD_JOB, which
+ *   order (a RunningDigest per upload: the store's writer hashes each chunk from the slabs it
+ *   writes, and the state waits on the hashing worker between chunks); otherwise with none, and the
+ *   processing job reads the blob back. A final (concatenated) upload is composed by COMPOSE_UPLOAD_JOB, which
  *   hashes on the way, so the client does not wait for a copy of many gigabytes.
  * - Incomplete uploads expire 24 hours after their last write (sliding, as tusdotnet): the
  *   periodic sweep (expireResumableUploads) deletes their bytes and rows.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { finished, Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Knex } from 'knex';
 import { enqueueJob } from '../jobs/queue';
 import { BlobTooLargeError, type BlobStore } from '../storage/blob-store';
-import { HashingWriter } from '../storage/hashing-writer';
+import { RunningDigest } from '../storage/hashing-writer';
 import { brokerError, isBrokerError } from './errors';
 import { lockFileTransferWithAttempt, requireFileTransferWithAttempt } from './file-transfer-store';
 import { COMPOSE_UPLOAD_JOB } from './job-kinds';
@@ -250,14 +251,14 @@ function keepLease(ctx: BrokerContext, uploadId: string, token: string, body: Re
 // Running hashes: MD5 and SHA-256 of a single upload while its chunks arrive in order here
 
 interface RunningHash {
-  writer: HashingWriter;
+  digest: RunningDigest;
   /** The bytes hashed so far: the upload's committed offset. */
   offset: number;
   usedAt: number;
 }
 
-/** At most this many uploads keep a running hash (each holds a few MiB of slabs while active). */
-const MAX_RUNNING_HASHES = 16;
+/** At most this many uploads keep a running hash (between chunks, a few hundred bytes of hash state on a worker). */
+const MAX_RUNNING_HASHES = 256;
 /** A running hash unused this long is dropped (the upload then hashes in its processing job). */
 const RUNNING_HASH_IDLE_MS = 15 * 60_000;
 const runningHashes = new WeakMap<BlobStore, Map<string, RunningHash>>();
@@ -283,7 +284,7 @@ function dropIdleRunningHashes(map: Map<string, RunningHash>): void {
 }
 
 function dropRunningHash(hash: RunningHash | undefined): void {
-  if (hash && !hash.writer.destroyed) hash.writer.destroy();
+  hash?.digest.drop();
 }
 
 function forgetRunningHash(ctx: BrokerContext, uploadId: string): void {
@@ -301,9 +302,7 @@ function takeRunningHash(ctx: BrokerContext, row: UploadRow, offset: number): Ru
   if (taken && taken.offset === offset) return taken;
   dropRunningHash(taken);
   if (offset !== 0) return undefined;
-  const writer = new HashingWriter({ algorithms: ['md5', 'sha256'] });
-  writer.on('error', () => undefined); // a failed hash is only a lost shortcut: see hashesOf()
-  return { writer, offset: 0, usedAt: Date.now() };
+  return { digest: new RunningDigest(['md5', 'sha256']), offset: 0, usedAt: Date.now() };
 }
 
 function putBackRunningHash(ctx: BrokerContext, uploadId: string, hash: RunningHash): void {
@@ -333,35 +332,14 @@ function armIdleSweep(map: Map<string, RunningHash>): void {
   timer.unref();
 }
 
-/** The digests of every byte of the upload, or nulls when the running hash failed. */
+/** The digests of every byte of the upload, or nulls when the running hash failed (a lost shortcut only). */
 async function hashesOf(hash: RunningHash): Promise<{ md5: string | null; sha256: string | null }> {
   try {
-    await new Promise<void>((resolve, reject) => {
-      hash.writer.once('error', reject);
-      hash.writer.end(() => resolve());
-    });
-    const digests = hash.writer.digests();
+    const digests = await hash.digest.digests();
     return { md5: digests.md5, sha256: digests.sha256 };
   } catch {
     return { md5: null, sha256: null };
   }
-}
-
-/** The chunk as it streams to the store, also fed to the running hash (which holds it back when busy). */
-function teeInto(source: Readable, writer: HashingWriter): Readable {
-  const tee = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      writer.write(chunk, (error) => (error ? callback(error) : callback(null, chunk)));
-    },
-  });
-  // The store learns of a failure from the stream's state, even one that happens before it starts
-  // reading (a client gone while the upload file opens): never as an unhandled 'error' event.
-  tee.on('error', () => undefined);
-  finished(source, { writable: false }, (error) => {
-    if (error) tee.destroy(error);
-  });
-  source.pipe(tee);
-  return tee;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,13 +518,12 @@ export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCal
   let leaseHeld = true;
   try {
     const hash = takeRunningHash(ctx, row, request.offset);
-    const body = hash ? teeInto(request.source, hash.writer) : request.source;
-    const renewal = keepLease(ctx, row.id, lease, body);
+    const renewal = keepLease(ctx, row.id, lease, request.source);
     let written: Awaited<ReturnType<BlobStore['writeUploadPart']>>;
     try {
       // The part's own MD5 only when the client sent one to check: the running hash covers the upload.
-      const options = { maxBytes: length - request.offset, md5: request.expectedMd5 !== undefined };
-      written = await ctx.blobs.writeUploadPart(row.upload_key!, { partNumber, offset: request.offset }, body, options);
+      const options = { maxBytes: length - request.offset, md5: request.expectedMd5 !== undefined, continues: hash?.digest };
+      written = await ctx.blobs.writeUploadPart(row.upload_key!, { partNumber, offset: request.offset }, request.source, options);
     } catch (error) {
       dropRunningHash(hash);
       if (error instanceof BlobTooLargeError) throw chunkTooLong(undefined, length);

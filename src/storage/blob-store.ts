@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Readable, finished } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileRangeReadStream } from './file-range-stream';
-import { HashingWriter, type DigestAlgorithm, type Hashing } from './hashing-writer';
+import { HashingWriter, type DigestAlgorithm, type Hashing, type RunningDigest } from './hashing-writer';
 
 export { BlobTooLargeError, RangeNotSatisfiableError } from './blob-errors';
 
@@ -47,6 +47,11 @@ export interface SizeLimit {
 export interface PartOptions extends SizeLimit {
   /** Compute the part's MD5 (for a checksum the caller verifies); otherwise the part is not hashed. */
   md5?: boolean;
+  /**
+   * Also hash the part into this digest of the whole upload (its parts written in order). A part
+   * that fails leaves it invalid (see RunningDigest).
+   */
+  continues?: RunningDigest;
 }
 
 export interface PutOptions extends SizeLimit {
@@ -239,7 +244,7 @@ export class FileBlobStore implements BlobStore {
     try {
       // A write that failed or crashed earlier may have left bytes past the committed offset.
       await handle.truncate(part.offset);
-      const written = await this.writeDurably(handle, part.offset, source, options.md5 ? ['md5'] : [], options.maxBytes);
+      const written = await this.writeDurably(handle, part.offset, source, options.md5 ? ['md5'] : [], options.maxBytes, options.continues);
       // The filesystem store keeps no per-part state: its etag only names the part's extent.
       return { sizeBytes: written.sizeBytes, ...(options.md5 && { md5: written.digests.md5 }), etag: `${part.offset}+${written.sizeBytes}` };
     } catch (error) {
@@ -351,12 +356,14 @@ export class FileBlobStore implements BlobStore {
     source: Readable | AsyncIterable<Uint8Array>,
     algorithms: DigestAlgorithm[],
     maxBytes: number | undefined,
+    continues?: RunningDigest,
   ): Promise<{ sizeBytes: number; digests: Record<DigestAlgorithm, string> }> {
     const flusher = new EarlyFlusher(handle);
     const writer = new HashingWriter({
       algorithms,
       maxBytes,
       hashing: this.hashing,
+      continues,
       writeAt: async (bytes, position) => {
         await writeFully(handle, bytes, base + position);
         flusher.written(bytes.length);

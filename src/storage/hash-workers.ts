@@ -30,6 +30,8 @@ parentPort.on('message', (message) => {
   try {
     if (message.type === 'start') {
       jobs.set(message.job, { slabs: message.slabs, hashes: message.algorithms.map((algorithm) => createHash(algorithm)) });
+    } else if (message.type === 'slabs') {
+      jobs.get(message.job).slabs = message.slabs;
     } else if (message.type === 'update') {
       const job = jobs.get(message.job);
       const bytes = new Uint8Array(job.slabs[message.slab], 0, message.length);
@@ -91,6 +93,12 @@ class HashWorker {
     if (this.exited) throw new Error('Hash worker has exited');
     this.listeners.set(job, listener);
     this.worker.postMessage({ type: 'start', job, algorithms, slabs });
+  }
+
+  /** The job's bytes now come from other slabs (the next writer of a running digest). */
+  rebind(job: number, slabs: SharedArrayBuffer[]): void {
+    if (this.exited) throw new Error('Hash worker has exited');
+    this.worker.postMessage({ type: 'slabs', job, slabs });
   }
 
   update(job: number, slab: number, length: number): void {
@@ -208,7 +216,10 @@ export class HashWorkerPool {
   }
 }
 
-/** The hashing of one stream: slab updates in, a digest per algorithm out. */
+/**
+ * The hashing of one stream: slab updates in, a digest per algorithm out. The stream may pass from
+ * one set of slabs to another (rebind), as a running digest does from one writer to the next.
+ */
 export class OffThreadHash {
   private readonly pendingDigests = new Map<HashWorker, DigestAlgorithm[]>();
   private readonly digests: Partial<Record<DigestAlgorithm, string>> = {};
@@ -219,14 +230,14 @@ export class OffThreadHash {
     private readonly job: number,
     private readonly assignments: { worker: HashWorker; algorithms: DigestAlgorithm[] }[],
     slabs: SharedArrayBuffer[],
-    onSlabHashed: (slab: number) => void,
-    private readonly onFailure: (error: Error) => void,
+    private onSlabHashed: (slab: number) => void,
+    private onFailure: (error: Error) => void,
   ) {
     for (const { worker, algorithms } of assignments) {
       worker.attach(
         job,
         {
-          updated: onSlabHashed,
+          updated: (slab) => this.onSlabHashed(slab),
           digests: (hex) => this.received(worker, algorithms, hex),
           failed: (error) => this.fail(error),
         },
@@ -243,6 +254,17 @@ export class OffThreadHash {
 
   update(slab: number, length: number): void {
     for (const { worker } of this.assignments) worker.update(this.job, slab, length);
+  }
+
+  /**
+   * Later updates name these slabs, and their answers go to these callbacks. Only once every update
+   * of the slabs before has been answered (their owner has waited for that).
+   */
+  rebind(slabs: SharedArrayBuffer[], onSlabHashed: (slab: number) => void, onFailure: (error: Error) => void): void {
+    if (this.failure) throw this.failure;
+    this.onSlabHashed = onSlabHashed;
+    this.onFailure = onFailure;
+    for (const { worker } of this.assignments) worker.rebind(this.job, slabs);
   }
 
   /** After the last update: the digests, lower-case hex. */

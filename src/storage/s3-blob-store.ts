@@ -79,7 +79,7 @@ import {
   type WrittenUploadPart,
 } from './blob-store';
 import { assertByteRange } from './file-range-stream';
-import { HashingWriter, SLAB_BYTES, type DigestAlgorithm, type Hashing } from './hashing-writer';
+import { HashingWriter, SLAB_BYTES, type DigestAlgorithm, type Hashing, type RunningDigest } from './hashing-writer';
 
 export interface S3BlobStoreOptions {
   client: S3Client;
@@ -144,6 +144,7 @@ interface WriteObjectOptions {
   maxBytes?: number;
   /** Fail (and keep nothing) if an object exists under the key. */
   exclusive: boolean;
+  continues?: RunningDigest | undefined;
 }
 
 export class S3BlobStore implements BlobStore {
@@ -223,6 +224,7 @@ export class S3BlobStore implements BlobStore {
       algorithms: options.md5 ? ['md5'] : [],
       maxBytes: options.maxBytes,
       exclusive: false,
+      continues: options.continues,
     });
     return { sizeBytes: written.sizeBytes, ...(options.md5 && { md5: written.digests.md5 }), etag: written.etag };
   }
@@ -302,6 +304,7 @@ export class S3BlobStore implements BlobStore {
       algorithms: options.algorithms,
       maxBytes: options.maxBytes,
       hashing: this.hashing,
+      continues: options.continues,
       writeAt: (bytes) => sink.write(bytes),
     });
     try {
