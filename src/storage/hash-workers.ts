@@ -225,6 +225,11 @@ export class OffThreadHash {
   private readonly digests: Partial<Record<DigestAlgorithm, string>> = {};
   private finishing?: { resolve: (digests: Record<DigestAlgorithm, string>) => void; reject: (error: Error) => void };
   private failure?: Error;
+  /**
+   * Per worker, whom each unanswered update's answer goes to, oldest first: a worker answers in
+   * order, so after a rebind the previous owner still gets the answers for its slabs.
+   */
+  private readonly answerTo = new Map<HashWorker, ((slab: number) => void)[]>();
 
   constructor(
     private readonly job: number,
@@ -234,10 +239,12 @@ export class OffThreadHash {
     private onFailure: (error: Error) => void,
   ) {
     for (const { worker, algorithms } of assignments) {
+      const answerTo: ((slab: number) => void)[] = [];
+      this.answerTo.set(worker, answerTo);
       worker.attach(
         job,
         {
-          updated: (slab) => this.onSlabHashed(slab),
+          updated: (slab) => answerTo.shift()?.(slab),
           digests: (hex) => this.received(worker, algorithms, hex),
           failed: (error) => this.fail(error),
         },
@@ -253,12 +260,16 @@ export class OffThreadHash {
   }
 
   update(slab: number, length: number): void {
-    for (const { worker } of this.assignments) worker.update(this.job, slab, length);
+    for (const { worker } of this.assignments) {
+      this.answerTo.get(worker)!.push(this.onSlabHashed);
+      worker.update(this.job, slab, length);
+    }
   }
 
   /**
-   * Later updates name these slabs, and their answers go to these callbacks. Only once every update
-   * of the slabs before has been answered (their owner has waited for that).
+   * Later updates name these slabs, and their answers go to these callbacks; updates already posted
+   * are still hashed from the slabs before (a worker takes its messages in order) and answered to
+   * their owner, who must not reuse those slabs until then.
    */
   rebind(slabs: SharedArrayBuffer[], onSlabHashed: (slab: number) => void, onFailure: (error: Error) => void): void {
     if (this.failure) throw this.failure;

@@ -81,6 +81,10 @@ export class HashingWriter extends Writable {
   private sharedSlabs?: SharedArrayBuffer[];
   /** Per slab: how many of sink and workers still use it. */
   private busy: number[] = [];
+  /** Per slab: how many of those are the running digest's answers, which the writer need not wait for. */
+  private digestAnswers: number[] = [];
+  /** Finished while the running digest still hashed some slabs: they go back to the pool once it has. */
+  private slabsToPoolWhenFree = false;
   private free: number[] = [];
   private current = -1;
   private fill = 0;
@@ -171,8 +175,13 @@ export class HashingWriter extends Writable {
       else this.offThread = this.hashing.start(this.algorithms, shared, (slab) => this.release(slab), (error) => this.fail(error));
     }
     this.busy = new Array<number>(SLAB_COUNT).fill(0);
+    this.digestAnswers = new Array<number>(SLAB_COUNT).fill(0);
     this.free = Array.from({ length: SLAB_COUNT }, (_, i) => SLAB_COUNT - 1 - i);
-    this.feed = this.continues?.feedFrom(this.hashing, this.sharedSlabs, (slab) => this.release(slab), (error) => this.fail(error));
+    const digestAnswered = (slab: number) => {
+      this.digestAnswers[slab]!--;
+      this.release(slab);
+    };
+    this.feed = this.continues?.feedFrom(this.hashing, this.sharedSlabs, digestAnswered, (error) => this.fail(error));
   }
 
   /** Copy chunks[i] from `offset` on into slabs, dispatching full ones; waits when all are in use. */
@@ -212,7 +221,8 @@ export class HashingWriter extends Writable {
     this.current = -1;
     this.fill = 0;
     this.dispatched += length;
-    this.busy[slab] = (this.writeAt ? 1 : 0) + (this.offThread?.workersPerUpdate ?? 0) + (this.feed?.answersPerUpdate ?? 0);
+    this.digestAnswers[slab] = this.feed?.answersPerUpdate ?? 0;
+    this.busy[slab] = (this.writeAt ? 1 : 0) + (this.offThread?.workersPerUpdate ?? 0) + this.digestAnswers[slab]!;
     if (this.mainThreadHashes) for (const hash of this.mainThreadHashes) hash.update(bytes);
     this.offThread?.update(slab, length);
     this.feed?.update(slab, bytes);
@@ -223,7 +233,20 @@ export class HashingWriter extends Writable {
   private release(slab: number, alreadyZero = false): void {
     if (!alreadyZero && --this.busy[slab]! > 0) return;
     this.free.push(slab);
+    if (this.slabsToPoolWhenFree && this.free.length === SLAB_COUNT) this.slabsToPool();
     this.wake();
+  }
+
+  /** True when no slab is in use, or in use only by the running digest's hashing. */
+  private doneButDigest(): boolean {
+    for (let slab = 0; slab < SLAB_COUNT; slab++) if (this.busy[slab] !== this.digestAnswers[slab]) return false;
+    return true;
+  }
+
+  private slabsToPool(): void {
+    this.slabsToPoolWhenFree = false;
+    if (this.hashing !== 'main-thread' && this.sharedSlabs) this.hashing.releaseSlabs(this.sharedSlabs);
+    this.sharedSlabs = undefined;
   }
 
   private async finish(): Promise<void> {
@@ -244,17 +267,20 @@ export class HashingWriter extends Writable {
       return;
     }
     if (this.fill > 0) this.dispatch();
-    while (this.free.length < SLAB_COUNT) {
+    // The running digest's hashing of the last slabs need not hold the writer up (the bytes are
+    // placed): it goes on while the caller makes them durable, and the digest answers for it.
+    while (!this.doneButDigest()) {
       if (this.failure) throw this.failure;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     if (this.failure) throw this.failure;
     this.result = this.offThread ? await this.offThread.finish() : digestRecord(this.algorithms, this.mainThreadHashes!);
-    // Every slab has been hashed into the running digest too: the next writer may take it over.
+    // Every slab has been given to the running digest: the next writer may feed it (the worker
+    // takes the updates in order).
     this.continues?.release();
-    // Every slab is free and the workers have answered for all of them: safe to reuse.
-    if (this.hashing !== 'main-thread' && this.sharedSlabs) this.hashing.releaseSlabs(this.sharedSlabs);
-    this.sharedSlabs = undefined;
+    // Slabs are reused only once the sink and every worker are done with them.
+    if (this.free.length === SLAB_COUNT) this.slabsToPool();
+    else this.slabsToPoolWhenFree = true;
   }
 
   private track<T>(write: Promise<T>): Promise<T> {

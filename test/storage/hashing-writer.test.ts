@@ -233,6 +233,24 @@ describe('RunningDigest: one sum over writers in turn (the chunks of a resumable
     });
   });
 
+  it('stays right when its worker lags behind the writers (they finish before their last slabs are hashed)', async () => {
+    const hashing = pool(1);
+    // A large stream on the same worker keeps it busy, so the digest's answers come late.
+    const busy = writeThrough(randomBytes(24 * SLAB_BYTES), hashing);
+    const parts = Array.from({ length: 12 }, (_, i) => randomBytes(SLAB_BYTES * (1 + (i % 3)) + i * 977));
+    const whole = Buffer.concat(parts);
+    const sink = Buffer.alloc(whole.length);
+    const digest = new RunningDigest(['md5', 'sha256']);
+    let offset = 0;
+    for (const part of parts) {
+      await writePart(part, digest, hashing, sink, offset);
+      offset += part.length;
+    }
+    await busy;
+    expect(sink.equals(whole)).toBe(true);
+    expect(await digest.digests()).toEqual({ md5: createHash('md5').update(whole).digest('hex'), sha256: createHash('sha256').update(whole).digest('hex') });
+  });
+
   it('gives the empty sums when nothing was written', async () => {
     const digest = new RunningDigest(['md5', 'sha256']);
     await writePart(Buffer.alloc(0), digest, pool(1));
