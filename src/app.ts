@@ -83,7 +83,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
         return undefined;
       });
     }
-    blobs = await openBlobStore(config.storage.blobStore, config.dataDir);
+    blobs = await openBlobStore(config.storage.blobStore, config.dataDir, config.storage.gcGraceSeconds);
   } catch (error) {
     await close();
     throw error;

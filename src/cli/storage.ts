@@ -46,7 +46,7 @@ export function registerStorageCommands(program: Command, io: CliIo): void {
       const targetDescription = describeBlobStoreLocation(targetLocation, config.dataDir);
       if (targetDescription === describeBlobStoreLocation(config.storage.blobStore, config.dataDir)) throw new ConfigError([`--to names the configured store itself (${targetDescription})`]);
       const journal = path.resolve(options.journal ?? path.join(config.dataDir, 'storage-migrate', `${createHash('sha256').update(targetDescription).digest('hex').slice(0, 16)}.journal`));
-      const target = await openBlobStore(targetLocation, config.dataDir);
+      const target = await openBlobStore(targetLocation, config.dataDir, config.storage.gcGraceSeconds);
       await withApp(io, async (app) => {
         writeLine(io.stderr, `Copying ${app.blobStoreDescription} to ${targetDescription} (journal ${journal})`);
         let lastLine = 0;

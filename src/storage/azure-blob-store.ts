@@ -62,6 +62,7 @@ import {
   type WrittenUploadPart,
 } from './blob-store';
 import { HashingWriter, type DigestAlgorithm, type Hashing, type RunningDigest } from './hashing-writer';
+import { checkedRefreshInterval, keepMarkerFresh, notRefreshing } from './marker-refresh';
 
 const MIB = 1024 * 1024;
 const PUT_MARKERS = 'tmp/';
@@ -78,6 +79,8 @@ export interface AzureBlobStoreOptions {
   /** Blocks of one stream being staged at once. Default 3. */
   parallelBlocks?: number;
   hashing?: Hashing;
+  /** How often a put in progress re-touches its marker (marker-refresh.ts). Default 15 minutes. */
+  markerRefreshMs?: number;
 }
 
 /** StorageSharedKeyCredential, AnonymousCredential (a SAS in the URL), or a TokenCredential (@azure/identity). */
@@ -110,6 +113,7 @@ export class AzureBlobStore implements BlobStore {
   private readonly blockBytes: number;
   private readonly parallelBlocks: number;
   private readonly hashing: Hashing | undefined;
+  private readonly markerRefreshMs: number;
 
   constructor(
     private readonly container: ContainerClient,
@@ -119,6 +123,7 @@ export class AzureBlobStore implements BlobStore {
     this.blockBytes = options.blockBytes ?? 8 * MIB;
     this.parallelBlocks = options.parallelBlocks ?? 3;
     this.hashing = options.hashing;
+    this.markerRefreshMs = checkedRefreshInterval(options.markerRefreshMs);
     if (!Number.isSafeInteger(this.blockBytes) || this.blockBytes < 1 || this.blockBytes > 4000 * MIB) throw new RangeError(`Invalid block size ${this.blockBytes}`);
     if (!Number.isSafeInteger(this.parallelBlocks) || this.parallelBlocks < 1) throw new RangeError(`Invalid parallelBlocks ${this.parallelBlocks}`);
   }
@@ -137,9 +142,12 @@ export class AzureBlobStore implements BlobStore {
     // The marker goes up before the first block, so that no staged byte is ever unlisted; a blob
     // that fits in one block is one Put Blob at the end and needs none.
     let marked = false;
+    let stopRefreshing = notRefreshing;
     const mark = async () => {
       marked = true;
       await marker.upload('', 0);
+      // Set Blob Metadata moves the marker's Last-Modified: GC sees a live put as young.
+      stopRefreshing = keepMarkerFresh(() => marker.setMetadata({ refreshed: new Date().toISOString() }), this.markerRefreshMs);
     };
     try {
       const written = await this.stream(blob, source, options.md5 === false ? SHA256_ONLY : BLOB_DIGESTS, options.maxBytes, mark);
@@ -157,9 +165,11 @@ export class AzureBlobStore implements BlobStore {
         throw error;
       }
       // A marker left by a failure here is recognised as stale when listed (the blob exists).
+      await stopRefreshing();
       if (marked) await marker.deleteIfExists().catch(() => undefined);
       return { key, sizeBytes: written.sizeBytes, sha256: written.digests.sha256, ...(md5 !== undefined && { md5 }) };
     } catch (error) {
+      await stopRefreshing();
       if (marked) {
         await this.discardUncommitted(blob).catch(() => undefined);
         await marker.deleteIfExists().catch(() => undefined);

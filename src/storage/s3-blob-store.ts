@@ -80,6 +80,7 @@ import {
 } from './blob-store';
 import { assertByteRange } from './file-range-stream';
 import { HashingWriter, SLAB_BYTES, type DigestAlgorithm, type Hashing, type RunningDigest } from './hashing-writer';
+import { checkedRefreshInterval, keepMarkerFresh, notRefreshing } from './marker-refresh';
 
 export interface S3BlobStoreOptions {
   client: S3Client;
@@ -92,6 +93,8 @@ export interface S3BlobStoreOptions {
   partsInFlight?: number;
   /** Where MD5/SHA-256 run: by default the process-wide pool of hashing worker threads. */
   hashing?: Hashing;
+  /** How often a put in progress re-touches its `pending/` marker (marker-refresh.ts). Default 15 minutes. */
+  markerRefreshMs?: number;
 }
 
 export interface S3BlobStoreConfig {
@@ -106,6 +109,7 @@ export interface S3BlobStoreConfig {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   partSizeBytes?: number;
   hashing?: Hashing;
+  markerRefreshMs?: number;
 }
 
 export function createS3BlobStore(config: S3BlobStoreConfig): S3BlobStore {
@@ -115,7 +119,7 @@ export function createS3BlobStore(config: S3BlobStoreConfig): S3BlobStore {
     ...(config.forcePathStyle !== undefined && { forcePathStyle: config.forcePathStyle }),
     ...(config.credentials && { credentials: config.credentials }),
   });
-  return new S3BlobStore({ client, bucket: config.bucket, prefix: config.prefix, partSizeBytes: config.partSizeBytes, hashing: config.hashing });
+  return new S3BlobStore({ client, bucket: config.bucket, prefix: config.prefix, partSizeBytes: config.partSizeBytes, hashing: config.hashing, markerRefreshMs: config.markerRefreshMs });
 }
 
 const MIB = 1024 * 1024;
@@ -154,6 +158,7 @@ export class S3BlobStore implements BlobStore {
   private readonly partSizeBytes: number;
   private readonly partsInFlight: number;
   private readonly hashing: Hashing | undefined;
+  readonly markerRefreshMs: number;
 
   constructor(options: S3BlobStoreOptions) {
     this.client = options.client;
@@ -164,6 +169,7 @@ export class S3BlobStore implements BlobStore {
     if (!Number.isSafeInteger(this.partSizeBytes) || this.partSizeBytes < MIN_PART_BYTES) {
       throw new RangeError(`partSizeBytes must be at least ${MIN_PART_BYTES} (got ${this.partSizeBytes})`);
     }
+    this.markerRefreshMs = checkedRefreshInterval(options.markerRefreshMs);
     this.partsInFlight = options.partsInFlight ?? 2;
     if (!Number.isSafeInteger(this.partsInFlight) || this.partsInFlight < 1) throw new RangeError(`partsInFlight must be at least 1 (got ${this.partsInFlight})`);
     this.hashing = options.hashing;
@@ -489,6 +495,7 @@ class ObjectSink {
   private readonly inFlight = new Set<Promise<void>>();
   private queue: Promise<void> = Promise.resolve();
   private failure?: unknown;
+  private stopRefreshing = notRefreshing;
 
   constructor(
     private readonly store: S3BlobStore,
@@ -526,6 +533,7 @@ class ObjectSink {
       );
       // A marker left behind (this delete failing) only makes the collector look at this key, as it
       // would at any blob no row refers to.
+      await this.stopRefreshing();
       await this.store.forgetPendingPut(this.key).catch(() => undefined);
       this.uploadId = undefined;
       return done.ETag!;
@@ -537,6 +545,7 @@ class ObjectSink {
 
   /** Drops the multipart upload, if one was opened (after a failure). */
   async abort(): Promise<void> {
+    await this.stopRefreshing();
     await this.queue;
     await this.settle();
     if (this.uploadId !== undefined) await this.store.abortPendingPut(this.key, this.uploadId);
@@ -586,8 +595,11 @@ class ObjectSink {
   private async begin(): Promise<void> {
     const { client, bucket, prefix } = this.store;
     const created = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: prefix + this.key }));
-    this.uploadId = created.UploadId!;
-    await this.store.recordPendingPut(this.key, this.uploadId);
+    const uploadId = created.UploadId!;
+    this.uploadId = uploadId;
+    await this.store.recordPendingPut(this.key, uploadId);
+    // Rewritten with the same body, the marker's LastModified moves: GC sees a live put as young.
+    this.stopRefreshing = keepMarkerFresh(() => this.store.recordPendingPut(this.key, uploadId), this.store.markerRefreshMs);
   }
 
   private freeBuffer(): Buffer {

@@ -39,7 +39,7 @@ async function freshContainer(): Promise<ContainerClient> {
 // contract's multi-slab blobs span several blocks.
 describeBlobStoreContract('AzureBlobStore', async () => {
   const container = await freshContainer();
-  return { store: new AzureBlobStore(container, { blockBytes: SLAB_BYTES + 4096 }), cleanup: async () => void (await container.delete()) };
+  return { store: new AzureBlobStore(container, { blockBytes: SLAB_BYTES + 4096, markerRefreshMs: 500 }), cleanup: async () => void (await container.delete()) };
 });
 
 describe('AzureBlobStore on Azurite', () => {

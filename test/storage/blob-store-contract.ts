@@ -421,6 +421,28 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<{ s
         expect((await collect(store.listBlobs({ olderThan: later }))).map((item) => item.key)).toEqual([b.key]);
       });
 
+      it('keeps a put that is still streaming young for garbage collection, however long it has run', async () => {
+        const key = store.newKey();
+        const started = Date.now();
+        async function* steady() {
+          // A slab every 300 ms for ~3.6 s: longer than the age asked about below.
+          for (let i = 0; i < 12; i++) {
+            yield randomBytes(SLAB_BYTES);
+            await new Promise((resolve) => setTimeout(resolve, 300));
+          }
+        }
+        const put = store.put(steady(), { key });
+        await new Promise((resolve) => setTimeout(resolve, 3300));
+        const later = new Date(Date.now() + HOUR_MS);
+        expect((await collect(store.listUnfinishedPuts({ olderThan: later }))).map((item) => item.key)).toEqual([key]);
+        expect(Date.now() - started).toBeGreaterThan(3000);
+        // Older than 2 s is what a short grace period would sweep: not this put (its age is its last sign of life).
+        expect(await collect(store.listUnfinishedPuts({ olderThan: new Date(Date.now() - 2000) }))).toEqual([]);
+        const stored = await put;
+        expect(stored.sizeBytes).toBe(12 * SLAB_BYTES);
+        expect(await everything()).toEqual({ ...nothing, blobs: [key] });
+      });
+
       it('lists a put in flight as unfinished under its key, and delete(key) removes what it left', async () => {
         const key = store.newKey();
         let failSource!: (error: Error) => void;

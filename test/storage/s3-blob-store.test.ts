@@ -52,10 +52,10 @@ beforeEach(() => {
 });
 
 // A fresh prefix is an empty store; the server and its directory go at the end.
-describeBlobStoreContract('S3BlobStore on s3rver', async () => ({ store: storeAt(`contract-${++prefixCount}`), cleanup: async () => {} }));
+describeBlobStoreContract('S3BlobStore on s3rver', async () => ({ store: storeAt(`contract-${++prefixCount}`, { markerRefreshMs: 500 }), cleanup: async () => {} }));
 
-function storeAt(prefix: string): S3BlobStore {
-  return createS3BlobStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: s3.bucket, prefix, forcePathStyle: true, credentials: s3.credentials, partSizeBytes: PART });
+function storeAt(prefix: string, options: { markerRefreshMs?: number } = {}): S3BlobStore {
+  return createS3BlobStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: s3.bucket, prefix, forcePathStyle: true, credentials: s3.credentials, partSizeBytes: PART, ...options });
 }
 
 function sums(data: Buffer): { sha256: string; md5: string } {
