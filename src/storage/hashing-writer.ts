@@ -391,7 +391,10 @@ export class RunningDigest {
     return { answersPerUpdate: offThread.workersPerUpdate, update: (slab, bytes) => (count(bytes), offThread.update(slab, bytes.length)) };
   }
 
-  /** @internal The feeding writer is done and every slab it fed has been hashed. */
+  /**
+   * @internal The feeding writer is done and has handed over every slab (the worker may still be
+   * hashing the last ones: it takes a digest's updates in order, so the next writer may feed it now).
+   */
   release(): void {
     this.writerFailed = undefined;
     this.sizeBytes += this.pendingBytes;
