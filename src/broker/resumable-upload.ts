@@ -251,9 +251,8 @@ function keepLease(ctx: BrokerContext, uploadId: string, token: string, body: Re
 // Running hashes: MD5 and SHA-256 of a single upload while its chunks arrive in order here
 
 interface RunningHash {
+  /** Its sizeBytes (the bytes hashed so far) is the upload's committed offset. */
   digest: RunningDigest;
-  /** The bytes hashed so far: the upload's committed offset. */
-  offset: number;
   usedAt: number;
 }
 
@@ -272,7 +271,7 @@ function runningHashesOf(ctx: BrokerContext): Map<string, RunningHash> {
   return map;
 }
 
-/** Drops running hashes unused for RUNNING_HASH_IDLE_MS (an abandoned upload's slabs are freed). */
+/** Drops running hashes unused for RUNNING_HASH_IDLE_MS (an abandoned upload's state on the worker goes). */
 function dropIdleRunningHashes(map: Map<string, RunningHash>): void {
   const now = Date.now();
   for (const [id, hash] of map) {
@@ -299,10 +298,10 @@ function takeRunningHash(ctx: BrokerContext, row: UploadRow, offset: number): Ru
   const map = runningHashesOf(ctx);
   const taken = map.get(row.id);
   map.delete(row.id);
-  if (taken && taken.offset === offset) return taken;
+  if (taken && taken.digest.sizeBytes === offset) return taken;
   dropRunningHash(taken);
   if (offset !== 0) return undefined;
-  return { digest: new RunningDigest(['md5', 'sha256']), offset: 0, usedAt: Date.now() };
+  return { digest: new RunningDigest(['md5', 'sha256']), usedAt: Date.now() };
 }
 
 function putBackRunningHash(ctx: BrokerContext, uploadId: string, hash: RunningHash): void {
@@ -555,7 +554,7 @@ export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCal
     const advanced: UploadRow = { ...row, upload_offset: newOffset, last_activity_at: now, expires_at: expiryAfter(now) };
     if (!completing) {
       leaseHeld = false;
-      if (hash) putBackRunningHash(ctx, row.id, { ...hash, offset: newOffset });
+      if (hash) putBackRunningHash(ctx, row.id, hash);
       return { upload: toUpload(advanced), changed: true };
     }
     leaseHeld = false; // finishUpload releases it

@@ -153,7 +153,7 @@ export class HashingWriter extends Writable {
     if (this.continues && this.result === undefined) {
       // Some of this stream's bytes may be in the running digest, some not: it can no longer be
       // trusted. A stream that fed it nothing leaves it as it was.
-      if (this.dispatched === 0) this.continues.release();
+      if (this.dispatched === 0) this.continues.release(0);
       else this.continues.invalidate(this.failure);
     }
     this.wake();
@@ -254,7 +254,7 @@ export class HashingWriter extends Writable {
     if (!this.slabs && this.continues) {
       // An empty stream: nothing to add to the running digest.
       this.result = digestRecord(this.algorithms, this.algorithms.map((algorithm) => createHash(algorithm)));
-      this.continues.release();
+      this.continues.release(0);
       return;
     }
     if (!this.slabs) {
@@ -277,7 +277,7 @@ export class HashingWriter extends Writable {
     this.result = this.offThread ? await this.offThread.finish() : digestRecord(this.algorithms, this.mainThreadHashes!);
     // Every slab has been given to the running digest: the next writer may feed it (the worker
     // takes the updates in order).
-    this.continues?.release();
+    this.continues?.release(this.dispatched);
     // Slabs are reused only once the sink and every worker are done with them.
     if (this.free.length === SLAB_COUNT) this.slabsToPool();
     else this.slabsToPoolWhenFree = true;
@@ -333,7 +333,6 @@ export class RunningDigest {
   private mainThreadHashes?: Hash[];
   private failure?: Error;
   private writing = false;
-  private pendingBytes = 0;
   /** The feeding writer's failure callback. */
   private writerFailed?: ((error: Error) => void) | undefined;
 
@@ -363,11 +362,10 @@ export class RunningDigest {
   /** @internal The writer's slabs join the digest; undefined slabs: the writer hashes on the main thread. */
   feedFrom(hashing: Hashing, slabs: SharedArrayBuffer[] | undefined, onSlabHashed: (slab: number) => void, onFailure: (error: Error) => void): DigestFeed | undefined {
     if (this.failure) return undefined;
-    const count = (bytes: Buffer) => (this.pendingBytes += bytes.length);
     if (!this.offThread && (this.mainThreadHashes || !slabs || hashing === 'main-thread')) {
       // Main-thread hashing, chosen by the first writer, stays with the digest.
       const hashes = (this.mainThreadHashes ??= this.algorithms.map((algorithm) => createHash(algorithm)));
-      return { answersPerUpdate: 0, update: (_slab, bytes) => (count(bytes), hashes.forEach((hash) => hash.update(bytes))) };
+      return { answersPerUpdate: 0, update: (_slab, bytes) => hashes.forEach((hash) => hash.update(bytes)) };
     }
     if (!slabs) {
       // Stores share one way of hashing, so this does not happen; if it did, the digest is lost, not wrong.
@@ -388,17 +386,17 @@ export class RunningDigest {
       return undefined;
     }
     const offThread = this.offThread;
-    return { answersPerUpdate: offThread.workersPerUpdate, update: (slab, bytes) => (count(bytes), offThread.update(slab, bytes.length)) };
+    return { answersPerUpdate: offThread.workersPerUpdate, update: (slab, bytes) => offThread.update(slab, bytes.length) };
   }
 
   /**
    * @internal The feeding writer is done and has handed over every slab (the worker may still be
    * hashing the last ones: it takes a digest's updates in order, so the next writer may feed it now).
+   * `fedBytes`: how many bytes it gave.
    */
-  release(): void {
+  release(fedBytes: number): void {
     this.writerFailed = undefined;
-    this.sizeBytes += this.pendingBytes;
-    this.pendingBytes = 0;
+    this.sizeBytes += fedBytes;
     this.writing = false;
   }
 
