@@ -97,23 +97,48 @@ export function fileTransferFromRows(row: FileTransferRow, recipients: Recipient
   };
 }
 
-/** Many transfers with their recipients, in the order of `ids` (two queries, whatever the count). */
+/** Many transfers with their recipients, in the order of `ids`. */
 export async function loadFileTransfers(db: Queryable, ids: string[]): Promise<FileTransfer[]> {
   return (await loadFileTransfersWithAttempts(db, ids)).map(({ transfer }) => transfer);
 }
 
+/** A transfer row joined with one of its recipients (or with none: the recipient columns are null). */
+type TransferRecipientRow = FileTransferRow & {
+  r_recipient: string | null;
+  r_position: number;
+  r_status: RecipientStatus;
+  r_latest_status: RecipientStatus;
+  r_status_changed_at: Date;
+};
+
+/**
+ * One statement whatever the count (a row per transfer and recipient): every broker request loads
+ * its transfer, a TUS client once per chunk, so this is one round trip to the database, not two.
+ */
 async function loadFileTransfersWithAttempts(db: Queryable, ids: string[]): Promise<{ transfer: FileTransfer; uploadAttempt: string | null }[]> {
   if (ids.length === 0) return [];
-  const rows = await db<FileTransferRow>('broker_file_transfers').whereIn('id', ids).select();
-  const recipients = await db<RecipientRow>('broker_recipients').whereIn('file_transfer_id', ids).select();
-  const byTransfer = new Map<string, RecipientRow[]>();
-  for (const recipient of recipients) {
-    const list = byTransfer.get(recipient.file_transfer_id) ?? [];
-    list.push(recipient);
-    byTransfer.set(recipient.file_transfer_id, list);
+  const joined: TransferRecipientRow[] = await db('broker_file_transfers as t')
+    .leftJoin('broker_recipients as r', 'r.file_transfer_id', 't.id')
+    .whereIn('t.id', ids)
+    .select('t.*', 'r.recipient as r_recipient', 'r.position as r_position', 'r.status as r_status', 'r.latest_status as r_latest_status', 'r.status_changed_at as r_status_changed_at');
+  const byTransfer = new Map<string, { row: FileTransferRow; recipients: RecipientRow[] }>();
+  for (const row of joined) {
+    let entry = byTransfer.get(row.id);
+    if (!entry) byTransfer.set(row.id, (entry = { row, recipients: [] }));
+    if (row.r_recipient === null) continue;
+    entry.recipients.push({
+      file_transfer_id: row.id,
+      recipient: row.r_recipient,
+      position: row.r_position,
+      status: row.r_status,
+      latest_status: row.r_latest_status,
+      status_changed_at: row.r_status_changed_at,
+    });
   }
-  const byId = new Map(rows.map((row) => [row.id, { transfer: fileTransferFromRows(row, byTransfer.get(row.id) ?? []), uploadAttempt: row.upload_attempt }]));
-  return ids.flatMap((id) => byId.get(id) ?? []);
+  return ids.flatMap((id) => {
+    const entry = byTransfer.get(id);
+    return entry ? [{ transfer: fileTransferFromRows(entry.row, entry.recipients), uploadAttempt: entry.row.upload_attempt }] : [];
+  });
 }
 
 export async function loadFileTransfer(db: Queryable, fileTransferId: string): Promise<FileTransfer | undefined> {

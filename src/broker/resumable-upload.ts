@@ -140,7 +140,7 @@ function toUpload(row: UploadRow): ResumableUpload {
 }
 
 /** Whether the row belongs to the transfer's current upload attempt (and may still be written). */
-function isCurrent(row: UploadRow, state: TransferUploadState): boolean {
+function isCurrent(row: Pick<UploadRow, 'id' | 'kind'>, state: TransferUploadState): boolean {
   return UPLOADABLE_STATUSES.includes(state.transfer.status.status) && state.attempt === attemptOf(row);
 }
 
@@ -193,18 +193,54 @@ async function acquireLease(ctx: BrokerContext, uploadId: string): Promise<strin
   return updated === 1 ? token : undefined;
 }
 
+interface WriteLease {
+  /** The upload row as the lease found it. */
+  row: UploadRow;
+  lease: string;
+  /** The number the chunk's part will have. */
+  partNumber: number;
+}
+
 /**
  * acquireLease for writing the chunk at `offset` (the stored offset must still be that), also
- * answering the number the chunk's part will have, in the same statement.
+ * answering the row and the number the chunk's part will have, in the same statement. `narrow`
+ * adds conditions the row must meet.
  */
-async function acquireWriteLease(ctx: BrokerContext, uploadId: string, offset: number): Promise<{ lease: string; partNumber: number } | undefined> {
+async function acquireWriteLease(
+  ctx: BrokerContext,
+  uploadId: string,
+  offset: number,
+  narrow: (upload: Knex.QueryBuilder) => Knex.QueryBuilder = (upload) => upload,
+): Promise<WriteLease | undefined> {
   const token = randomUUID();
   const partCount = ctx.db.raw('(SELECT count(*) FROM broker_upload_parts WHERE broker_upload_parts.upload_id = broker_uploads.id) AS part_count');
-  const [taken] = await leasable(ctx, uploadId)
-    .where({ upload_offset: offset })
+  const [taken] = await narrow(leasable(ctx, uploadId).where({ upload_offset: offset }))
     .update(leaseTaken(ctx, token))
-    .returning<{ part_count: number | string }[]>([partCount as unknown as string]);
-  return taken ? { lease: token, partNumber: Number(taken.part_count) + 1 } : undefined;
+    .returning<(UploadRow & { part_count: number | string })[]>(['*', partCount as unknown as string]);
+  if (!taken) return undefined;
+  const { part_count: partsBefore, ...row } = taken;
+  return { row, lease: token, partNumber: Number(partsBefore) + 1 };
+}
+
+/**
+ * The usual chunk in one statement instead of two: the upload the transfer's current attempt names
+ * (a single upload's id is in the attempt; a partial one's in the URL), leased at the stored offset
+ * if the chunk fits in its length. Undefined when anything is not so: writeResumableUpload then
+ * resolves the upload and says what is wrong (or takes the lease the long way after all).
+ */
+async function leaseCurrentUpload(ctx: BrokerContext, state: TransferUploadState, ref: UploadRef, request: WriteChunkRequest): Promise<WriteLease | undefined> {
+  const attempt = state.attempt;
+  const candidate =
+    ref.partialId !== undefined
+      ? { id: ref.partialId.toLowerCase(), kind: 'partial' as const }
+      : attempt?.startsWith('tus:') && attempt !== CONCAT_ATTEMPT
+        ? { id: attempt.slice('tus:'.length), kind: 'single' as const }
+        : undefined;
+  if (!candidate || !isCurrent(candidate, state)) return undefined;
+  const end = request.offset + (request.contentLength ?? 0);
+  return acquireWriteLease(ctx, candidate.id, request.offset, (upload) =>
+    upload.where({ file_transfer_id: state.transfer.fileTransferId, kind: candidate.kind }).where('upload_length', '>', request.offset).where('upload_length', '>=', end),
+  );
 }
 
 /** The upload, unless someone holds its lease or it has expired unfinished (the sweep may be deleting it). */
@@ -490,30 +526,10 @@ export interface WriteChunkResult {
  */
 export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCaller, ref: UploadRef, request: WriteChunkRequest): Promise<WriteChunkResult> {
   const state = await loadUploadState(ctx, caller, ref.fileTransferId);
-  const row = await resolveUpload(ctx, state, ref).catch((error: unknown) => {
-    // Altinn checks the transfer's status first: past UploadStarted, writing is a conflict.
-    if (error instanceof ResumableUploadError && error.reason === 'UploadNotFound') requireUploadable(state.transfer);
-    throw error;
-  });
-  if (row.kind === 'final') throw new ResumableUploadError('FinalUploadNotWritable', 'File with "Upload-Concat: final" cannot be patched');
+  const taken = (await leaseCurrentUpload(ctx, state, ref, request)) ?? (await leaseResolvedUpload(ctx, state, ref, request));
+  if ('changed' in taken) return taken;
+  const { row, lease, partNumber } = taken;
   const length = lengthOf(row);
-  if (offsetOf(row) === length) {
-    if (request.offset !== length) throw offsetMismatch(length, request.offset);
-    await settleCompletedUpload(ctx, state, row);
-    return { upload: toUpload(row), changed: false };
-  }
-  requireUploadable(state.transfer);
-  if (request.offset !== offsetOf(row)) throw offsetMismatch(offsetOf(row), request.offset);
-  if (request.contentLength !== undefined && request.offset + request.contentLength > length) throw chunkTooLong(request.offset + request.contentLength, length);
-
-  const taken = await acquireWriteLease(ctx, row.id, request.offset);
-  if (!taken) {
-    const now = await ctx.db<UploadRow>('broker_uploads').where({ id: row.id }).first();
-    if (!now || isExpired(ctx, now)) throw uploadNotFound();
-    if (offsetOf(now) !== request.offset) throw offsetMismatch(offsetOf(now), request.offset);
-    throw uploadLocked(row.id);
-  }
-  const { lease, partNumber } = taken;
   let leaseHeld = true;
   try {
     const hash = takeRunningHash(ctx, row, request.offset);
@@ -564,6 +580,35 @@ export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCal
   } finally {
     if (leaseHeld) await releaseLease(ctx, row.id, lease);
   }
+}
+
+/**
+ * The upload a chunk names, resolved and checked one step at a time (each refusal with its reason),
+ * then leased; or the answer to a repeated last chunk of a complete upload (a safe retry).
+ */
+async function leaseResolvedUpload(ctx: BrokerContext, state: TransferUploadState, ref: UploadRef, request: WriteChunkRequest): Promise<WriteLease | WriteChunkResult> {
+  const row = await resolveUpload(ctx, state, ref).catch((error: unknown) => {
+    // Altinn checks the transfer's status first: past UploadStarted, writing is a conflict.
+    if (error instanceof ResumableUploadError && error.reason === 'UploadNotFound') requireUploadable(state.transfer);
+    throw error;
+  });
+  if (row.kind === 'final') throw new ResumableUploadError('FinalUploadNotWritable', 'File with "Upload-Concat: final" cannot be patched');
+  const length = lengthOf(row);
+  if (offsetOf(row) === length) {
+    if (request.offset !== length) throw offsetMismatch(length, request.offset);
+    await settleCompletedUpload(ctx, state, row);
+    return { upload: toUpload(row), changed: false };
+  }
+  requireUploadable(state.transfer);
+  if (request.offset !== offsetOf(row)) throw offsetMismatch(offsetOf(row), request.offset);
+  if (request.contentLength !== undefined && request.offset + request.contentLength > length) throw chunkTooLong(request.offset + request.contentLength, length);
+
+  const taken = await acquireWriteLease(ctx, row.id, request.offset);
+  if (taken) return taken;
+  const now = await ctx.db<UploadRow>('broker_uploads').where({ id: row.id }).first();
+  if (!now || isExpired(ctx, now)) throw uploadNotFound();
+  if (offsetOf(now) !== request.offset) throw offsetMismatch(offsetOf(now), request.offset);
+  throw uploadLocked(row.id);
 }
 
 interface PartCommit {

@@ -103,21 +103,17 @@ async function pendingUploadFiles(): Promise<string[]> {
   return (await (ctx.blobs as FileBlobStore).listUploads()).map((upload) => upload.uploadKey);
 }
 
-it('costs a chunk five statements and no transaction of its own, and leaves the lease free after it', async () => {
+it('costs a chunk three statements and no transaction of its own, and leaves the lease free after it', async () => {
   const id = await initialize();
   const bytes = randomBytes(3000);
   const upload = await createResumableUpload(ctx, SENDER, id, { kind: 'single', uploadLength: bytes.length });
   await write(id, 0, bytes.subarray(0, 1000));
-  const sql: string[] = [];
-  const listener = (query: { sql: string }) => sql.push(query.sql);
-  app.db.on('query', listener);
-  try {
-    await write(id, 1000, bytes.subarray(1000, 2000));
-  } finally {
-    app.db.removeListener('query', listener);
-  }
-  // The transfer and its recipients, the upload row, the lease (numbering the part), the commit of the part.
-  expect(sql).toHaveLength(5);
+  const sql = await statementsOf(() => write(id, 1000, bytes.subarray(1000, 2000)));
+  // The transfer with its recipients, the lease on the upload row (returning it and numbering the
+  // part), the commit of the part.
+  expect(sql).toHaveLength(3);
+  expect(sql[0]).toMatch(/from "broker_file_transfers" as "t" left join "broker_recipients"/);
+  expect(sql[1]).toMatch(/^update "broker_uploads" set "lease_token"/);
   expect(sql.some((statement) => /^(BEGIN|COMMIT)/i.test(statement))).toBe(false);
   const row = await app.db('broker_uploads').where({ id: upload.uploadId }).first();
   expect(row).toMatchObject({ lease_token: null, lease_until: null });
@@ -128,6 +124,31 @@ it('costs a chunk five statements and no transaction of its own, and leaves the 
     [2, 1000],
   ]);
 });
+
+it('costs a chunk of a partial upload three statements too, and still refuses one at the wrong offset with the stored offset', async () => {
+  const id = await initialize();
+  const partial = await createResumableUpload(ctx, SENDER, id, { kind: 'partial', uploadLength: 3000 });
+  const sql = await statementsOf(() => write(id, 0, randomBytes(1000), { partialId: partial.uploadId }));
+  expect(sql).toHaveLength(3);
+  expect(sql[1]).toMatch(/^update "broker_uploads" set "lease_token"/);
+  // The one-statement lease does not fit: the upload is resolved and the refusal explained.
+  expect(await write(id, 500, randomBytes(10), { partialId: partial.uploadId }).catch((error: Error) => error.message)).toBe(
+    'Offset does not match file. File offset: 1000. Request offset: 500',
+  );
+});
+
+/** The SQL statements `work` sends. */
+async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
+  const sql: string[] = [];
+  const listener = (query: { sql: string }) => sql.push(query.sql);
+  app.db.on('query', listener);
+  try {
+    await work();
+  } finally {
+    app.db.removeListener('query', listener);
+  }
+  return sql;
+}
 
 it('writes chunks at the stored offset and publishes with the MD5 and SHA-256 hashed on the way', async () => {
   const id = await initialize();
