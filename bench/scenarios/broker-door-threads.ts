@@ -27,7 +27,7 @@ import { deterministicFile } from '../lib/input-files';
 import { scenarioLogger } from '../lib/log';
 import type { Scenario, ScenarioResult } from '../lib/results';
 import { MIB, median, round } from '../lib/stats';
-import { rawTusUpload } from './broker-tus-1gb';
+import { rawBrokerTusUpload } from './broker-tus-1gb';
 import { BENCH_ORGS, BROKER_API, initialize, setUpBroker, startGatewayWith, uploadFile } from './broker-support';
 
 const log = scenarioLogger('broker-door-threads');
@@ -123,7 +123,7 @@ export const brokerDoorThreads: Scenario = {
             const id = await initialize(gateway.baseUrl, broker, { disableVirusScan: true });
             const started = process.hrtime.bigint();
             const size = fs.statSync(file).size;
-            await rawTusUpload(gateway.baseUrl, broker, id, file, size);
+            await rawBrokerTusUpload(gateway.baseUrl, broker, id, file, size);
             const seconds = Number(process.hrtime.bigint() - started) / 1e9;
             return { status: 204, body: '', mbPerSecond: size / 1e6 / seconds };
           },
