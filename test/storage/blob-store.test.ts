@@ -81,6 +81,30 @@ describe('FileBlobStore on disk', () => {
       expect(calls.at(-1)).toBe('sync');
     });
 
+    it('writes one slab at a time, in order: concurrent writes to one file would queue on its inode lock', async () => {
+      const original = (fileHandle as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> }).write;
+      let inFlight = 0;
+      let mostInFlight = 0;
+      const positions: number[] = [];
+      jest.spyOn(fileHandle as { write: typeof original }, 'write').mockImplementation(async function (this: unknown, ...args: unknown[]) {
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        positions.push(args[3] as number);
+        try {
+          // Slow enough that the next slabs are full and waiting while this one is written.
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return await original.apply(this, args);
+        } finally {
+          inFlight--;
+        }
+      });
+      const stored = await store.put(Readable.from((function* () { const piece = Buffer.alloc(MIB, 4); for (let i = 0; i < 12; i++) yield piece; })()));
+      expect(stored.sizeBytes).toBe(12 * MIB);
+      expect(mostInFlight).toBe(1);
+      expect(positions).toEqual(Array.from({ length: 12 }, (_, i) => i * MIB));
+      expect(fs.statSync(store.pathOf(stored.key)).size).toBe(12 * MIB);
+    });
+
     it('fails the write when an early flush fails, and keeps nothing', async () => {
       jest.spyOn(fileHandle as { datasync(): Promise<void> }, 'datasync').mockRejectedValue(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
       await expect(store.put(large())).rejects.toThrow('EIO');
