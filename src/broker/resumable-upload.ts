@@ -124,6 +124,8 @@ const lengthOf = (row: UploadRow) => Number(row.upload_length);
 const offsetOf = (row: UploadRow) => Number(row.upload_offset);
 const partialIdsOf = (row: UploadRow): string[] => (row.partial_ids === null ? [] : typeof row.partial_ids === 'string' ? (JSON.parse(row.partial_ids) as string[]) : row.partial_ids);
 const attemptOf = (row: Pick<UploadRow, 'id' | 'kind'>) => (row.kind === 'single' ? `tus:${row.id}` : CONCAT_ATTEMPT);
+/** The single upload an attempt names (attemptOf's inverse), if it names one. */
+const singleUploadOf = (attempt: string | null) => (attempt?.startsWith('tus:') && attempt !== CONCAT_ATTEMPT ? attempt.slice('tus:'.length) : undefined);
 const expiryAfter = (at: Date) => new Date(at.getTime() + UPLOAD_EXPIRATION_MS);
 
 function toUpload(row: UploadRow): ResumableUpload {
@@ -164,7 +166,8 @@ async function resolveUpload(ctx: BrokerContext, state: TransferUploadState, ref
     row = await ctx.db<UploadRow>('broker_uploads').where({ id: ref.partialId.toLowerCase(), file_transfer_id: fileTransferId, kind: 'partial' }).first();
   } else {
     const main = () => ctx.db<UploadRow>('broker_uploads').where({ file_transfer_id: fileTransferId }).whereIn('kind', ['single', 'final']);
-    if (state.attempt?.startsWith('tus:') && state.attempt !== CONCAT_ATTEMPT) row = await main().where({ id: state.attempt.slice('tus:'.length) }).first();
+    const single = singleUploadOf(state.attempt);
+    if (single !== undefined) row = await main().where({ id: single }).first();
     else if (state.attempt === CONCAT_ATTEMPT) row = await main().where({ kind: 'final' }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id' }]).first();
     if (!row && state.transfer.blobKey) row = await main().where({ blob_key: state.transfer.blobKey }).first();
     if (!row && state.attempt === null) row = await main().orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id' }]).first();
@@ -229,13 +232,9 @@ async function acquireWriteLease(
  * resolves the upload and says what is wrong (or takes the lease the long way after all).
  */
 async function leaseCurrentUpload(ctx: BrokerContext, state: TransferUploadState, ref: UploadRef, request: WriteChunkRequest): Promise<WriteLease | undefined> {
-  const attempt = state.attempt;
+  const single = singleUploadOf(state.attempt);
   const candidate =
-    ref.partialId !== undefined
-      ? { id: ref.partialId.toLowerCase(), kind: 'partial' as const }
-      : attempt?.startsWith('tus:') && attempt !== CONCAT_ATTEMPT
-        ? { id: attempt.slice('tus:'.length), kind: 'single' as const }
-        : undefined;
+    ref.partialId !== undefined ? { id: ref.partialId.toLowerCase(), kind: 'partial' as const } : single !== undefined ? { id: single, kind: 'single' as const } : undefined;
   if (!candidate || !isCurrent(candidate, state)) return undefined;
   const end = request.offset + (request.contentLength ?? 0);
   return acquireWriteLease(ctx, candidate.id, request.offset, (upload) =>
