@@ -25,6 +25,7 @@ import type { Scenario, ScenarioResult } from '../lib/results';
 import { MIB } from '../lib/stats';
 import { BENCH_ORGS, downloadFile, fileMd5, setUpBroker, sizeLabelOf } from './broker-support';
 import { measureUpDown, type Door } from './broker-updown';
+import { PRIMED_NOTE } from '../lib/page-cache';
 
 const log = scenarioLogger('broker-altinn2-rest-1gb');
 /** National identity numbers of the people acting for the sender and for the recipient. */
@@ -79,6 +80,7 @@ export const brokerAltinn2Rest1gb: Scenario = {
       comparisons: measured.comparisons,
       details: { rounds: measured.rounds, summary: measured.summary },
       notes: [
+        PRIMED_NOTE,
         'Upload: one outbox POST (ApiKey + the end user\'s Bearer token, the service description in the query, the file as the body with Content-Length, streamed from the page cache in 256 KiB reads): the facade checks the caller\'s role, initializes the transfer and streams the body into the blob store (MD5 and SHA-256 on the hashing worker, fsync, rename, rows); it answers 201 once the transfer is Published, which the Altinn 3 overview then confirms with our MD5 and size. The whole call is timed. The plain baseline writes the body to a file and fsyncs it, no hashing.',
         'Download: the recipient\'s inbox download (ApiKey + a token of a person with a role for the recipient); the client hashes every byte with SHA-256 and checks it against the input file, as for the plain pipe serving the same blob file. MB = 10^6 bytes.',
         `Each round uses fresh server processes (order alternating), warmed by one unmeasured transfer (a ${warmBytes / MIB} MiB outbox POST; a full download). CPU is the server process with all its threads.`,
