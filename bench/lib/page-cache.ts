@@ -11,11 +11,16 @@ import path from 'node:path';
 
 const PIECE = 1024 * 1024;
 
+/** Primed beyond the upload's own size: the server's other allocations during the upload. */
+const MARGIN_BYTES = 64 * 1024 * 1024;
+
 /**
- * Writes `bytes` to a scratch file in `dir` (no fsync) and deletes it, right before a measured
- * upload, so that the upload, gateway or plain server alike, fills pages freed a moment before.
+ * Writes a scratch file of `uploadBytes` plus a margin to `dir` (no fsync) and deletes it, right
+ * before a measured upload, so that the upload, gateway or plain server alike, fills pages freed a
+ * moment before.
  */
-export async function primeFreedPages(dir: string, bytes: number): Promise<void> {
+export async function primeFreedPages(dir: string, uploadBytes: number): Promise<void> {
+  const bytes = uploadBytes + MARGIN_BYTES;
   const scratch = path.join(dir, `prime-${process.pid}-${Date.now()}.bin`);
   const piece = Buffer.alloc(PIECE, 0x5a);
   const handle = await fs.promises.open(scratch, 'w');
@@ -26,9 +31,6 @@ export async function primeFreedPages(dir: string, bytes: number): Promise<void>
     await fs.promises.rm(scratch, { force: true });
   }
 }
-
-/** Primed beyond the upload's own size: the server's other allocations during the upload. */
-export const PRIME_MARGIN_BYTES = 64 * 1024 * 1024;
 
 /** For the notes of every scenario that primes. */
 export const PRIMED_NOTE =

@@ -29,7 +29,7 @@ import { scenarioLogger } from '../lib/log';
 import type { Scenario, ScenarioResult } from '../lib/results';
 import { MIB, median, round } from '../lib/stats';
 import { rawBrokerTusUpload } from './broker-tus-1gb';
-import { BENCH_ORGS, BROKER_API, initialize, setUpBroker, startGatewayWith, uploadFile } from './broker-support';
+import { BENCH_ORGS, BROKER_API, deleteTransferBlobs, initialize, setUpBroker, startGatewayWith, uploadFile } from './broker-support';
 
 const log = scenarioLogger('broker-door-threads');
 
@@ -159,7 +159,7 @@ export const brokerDoorThreads: Scenario = {
             // As the plain server's file goes every round: the next upload then finds freed pages as
             // the plain one does (PROFILE-NOTES: kept blobs cost the next writer's file threads).
             // The embedded database has one owner, the running gateway: there they stay.
-            if (context.db.kind !== 'pglite') await deleteEveryTransferBlob(context);
+            if (context.db.kind !== 'pglite') await deleteTransferBlobs(context, 'every transfer');
           }
         } finally {
           await context.stopGateway();
@@ -183,11 +183,3 @@ export const brokerDoorThreads: Scenario = {
     };
   },
 };
-
-/** Deletes the blob of every transfer in the bench's archive (each door's upload, measured or warm-up). */
-async function deleteEveryTransferBlob(context: BenchContext): Promise<void> {
-  await context.withArchive(async (app) => {
-    const rows = await app.db('broker_file_transfers').whereNotNull('blob_key').select<{ blob_key: string }[]>('blob_key');
-    for (const row of rows) await app.blobs.delete(row.blob_key);
-  });
-}

@@ -130,11 +130,14 @@ export async function initialize(baseUrl: string, broker: BrokerSetup, options: 
  * as they found it. On this VM filling page-cache pages costs several times more system time when
  * the kernel has no recently freed ones (1 GiB of writes: 0.25-0.3 s into freed pages, 1.5-2.4 s
  * with earlier gigabytes kept; bench/PROFILE-NOTES.md), so kept blobs would tilt the comparison.
+ * 'every transfer': all of the archive's (a gateway still running on PostgreSQL is left alone).
  */
-export async function deleteTransferBlobs(context: BenchContext, fileTransferIds: string[]): Promise<void> {
-  if (fileTransferIds.length === 0) return;
+export async function deleteTransferBlobs(context: BenchContext, fileTransferIds: string[] | 'every transfer'): Promise<void> {
+  if (Array.isArray(fileTransferIds) && fileTransferIds.length === 0) return;
   await context.withArchive(async (app) => {
-    const rows = await app.db('broker_file_transfers').whereIn('id', fileTransferIds).whereNotNull('blob_key').select<{ blob_key: string }[]>('blob_key');
+    const stored = app.db('broker_file_transfers').whereNotNull('blob_key');
+    if (fileTransferIds !== 'every transfer') stored.whereIn('id', fileTransferIds);
+    const rows = await stored.select<{ blob_key: string }[]>('blob_key');
     for (const row of rows) await app.blobs.delete(row.blob_key);
   });
 }

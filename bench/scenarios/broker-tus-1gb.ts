@@ -32,7 +32,7 @@ import type { ChildServer } from '../lib/processes';
 import type { Comparison, Scenario, ScenarioResult } from '../lib/results';
 import { RssSampler, type RssSummary } from '../lib/rss';
 import { MB, MIB, median, round } from '../lib/stats';
-import { PRIME_MARGIN_BYTES, PRIMED_NOTE, primeFreedPages } from '../lib/page-cache';
+import { PRIMED_NOTE, primeFreedPages } from '../lib/page-cache';
 import {
   BROKER_API,
   call,
@@ -116,7 +116,7 @@ export const brokerTus1gb: Scenario = {
           // One unmeasured upload (several chunks) warms the process's code paths.
           const warmed = await send(warm.path, warmBytes);
           if (warmed.id) await waitForPublished(server.baseUrl, broker, warmed.id);
-          await primeFreedPages(context.workDir, sizeBytes + PRIME_MARGIN_BYTES);
+          await primeFreedPages(context.workDir, sizeBytes);
           const sampler = RssSampler.start(server.pid);
           const cpu = await CpuMeter.start(server.pid);
           const sent = await send(input.path, sizeBytes);
@@ -264,15 +264,16 @@ async function rawTusUpload(creationUrl: string, headers: Record<string, string>
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const auth = { ...headers, 'tus-resumable': '1.0.0' };
-    const baseUrl = new URL(creationUrl).origin;
-    const created = await call(baseUrl, 'POST', new URL(creationUrl).pathname, { agent, headers: { ...auth, 'upload-length': String(sizeBytes) } });
+    const creation = new URL(creationUrl);
+    const created = await call(creation.origin, 'POST', creation.pathname, { agent, headers: { ...auth, 'upload-length': String(sizeBytes) } });
     const location = created.status === 201 ? created.headers.location : undefined;
     if (!location) throw new Error(`TUS creation answered ${created.status}: ${created.text.slice(0, 300)}`);
+    const uploadUrl = new URL(location, creation).toString();
     let offset = 0;
     let requests = 1;
     while (offset < sizeBytes) {
       const bytes = Math.min(CHUNK_BYTES, sizeBytes - offset);
-      const patch = await uploadFile(new URL(location, baseUrl).toString(), file, {
+      const patch = await uploadFile(uploadUrl, file, {
         method: 'PATCH',
         start: offset,
         bytes,

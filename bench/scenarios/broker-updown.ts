@@ -25,7 +25,7 @@ import { downloadRaw, type Download } from '../lib/stream-client';
 import { MIB, median, round } from '../lib/stats';
 import { deleteTransferBlobs, describeProfiledRun, overview, profileGateway, uploadFile, type BrokerSetup, type Upload } from './broker-support';
 import { gcStats } from '../lib/gc-stats';
-import { PRIME_MARGIN_BYTES, primeFreedPages } from '../lib/page-cache';
+import { primeFreedPages } from '../lib/page-cache';
 
 type Direction = 'upload' | 'download';
 type System = 'gateway' | 'plain';
@@ -104,7 +104,7 @@ export async function measureUpDown(
         checkUpload(await warmed.measure(), `${system} upload (warm-up)`);
         const { request, measure } = await send(input);
         const gcBefore = system === 'gateway' ? await gcStats(server.baseUrl) : undefined;
-        await primeFreedPages(context.workDir, sizeBytes + PRIME_MARGIN_BYTES);
+        await primeFreedPages(context.workDir, sizeBytes);
         const sampler = RssSampler.start(server.pid);
         const cpu = await CpuMeter.start(server.pid);
         const upload = await measure();
