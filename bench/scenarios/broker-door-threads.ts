@@ -5,7 +5,8 @@
  * V8's helpers) and the client's own CPU; the plain upload server in the same rounds.
  *
  *   BENCH_DOOR_DOORS     altinn3 (POST …/filetransfer/{id}/upload), altinn2rest (the outbox),
- *                        tusraw (TUS, 8 MiB PATCHes); default altinn3,altinn2rest
+ *                        tusraw (TUS, 8 MiB PATCHes, raw client), tusjs (the same with tus-js-client);
+ *                        default altinn3,altinn2rest
  *   BENCH_DOOR_VARIANTS  "name:KEY=VALUE,KEY=VALUE;name2:…": gateways started with extra
  *                        environment (node flags through BENCH_GATEWAY_NODE_ARGS, UV_THREADPOOL_SIZE),
  *                        each round in turn beside the plain server, order rotating; default one
@@ -28,7 +29,7 @@ import { deterministicFile } from '../lib/input-files';
 import { scenarioLogger } from '../lib/log';
 import type { Scenario, ScenarioResult } from '../lib/results';
 import { MIB, median, round } from '../lib/stats';
-import { rawBrokerTusUpload } from './broker-tus-1gb';
+import { rawBrokerTusUpload, tusJsClientUpload } from './broker-tus-1gb';
 import { BENCH_ORGS, BROKER_API, deleteTransferBlobs, initialize, setUpBroker, startGatewayWith, uploadFile } from './broker-support';
 
 const log = scenarioLogger('broker-door-threads');
@@ -87,7 +88,7 @@ export const brokerDoorThreads: Scenario = {
         const pairs = rest.join(':').split(',').filter(Boolean);
         return { name: name!, env: Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])) };
       });
-    const doorNames = (process.env.BENCH_DOOR_DOORS || 'altinn3,altinn2rest').split(',') as ('altinn3' | 'altinn2rest' | 'tusraw')[];
+    const doorNames = (process.env.BENCH_DOOR_DOORS || 'altinn3,altinn2rest').split(',') as ('altinn3' | 'altinn2rest' | 'tusraw' | 'tusjs')[];
     const uploadsDir = `${context.workDir}/plain-uploads`;
     const rows: Record<string, any>[] = [];
     for (let r = 1; r <= rounds; r++) {
@@ -115,19 +116,20 @@ export const brokerDoorThreads: Scenario = {
         }
         const variant = variants.find((v) => v.name === system)!;
         const gateway = await startGatewayWith(context, `door-${system}`, variant.env);
+        const timedTus = async (file: string, upload: (fileTransferId: string) => Promise<unknown>) => {
+          const id = await initialize(gateway.baseUrl, broker, { disableVirusScan: true });
+          const started = process.hrtime.bigint();
+          await upload(id);
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          return { status: 204, body: '', mbPerSecond: fs.statSync(file).size / 1e6 / seconds };
+        };
         const doors = {
           altinn3: async (file: string) => {
             const id = await initialize(gateway.baseUrl, broker, { disableVirusScan: true });
             return uploadFile(`${gateway.baseUrl}${BROKER_API}/filetransfer/${id}/upload`, file, { headers: { authorization: `Bearer ${broker.senderToken}` } });
           },
-          tusraw: async (file: string) => {
-            const id = await initialize(gateway.baseUrl, broker, { disableVirusScan: true });
-            const started = process.hrtime.bigint();
-            const size = fs.statSync(file).size;
-            await rawBrokerTusUpload(gateway.baseUrl, broker, id, file, size);
-            const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-            return { status: 204, body: '', mbPerSecond: size / 1e6 / seconds };
-          },
+          tusraw: (file: string) => timedTus(file, (id) => rawBrokerTusUpload(gateway.baseUrl, broker, id, file, fs.statSync(file).size)),
+          tusjs: (file: string) => timedTus(file, (id) => tusJsClientUpload(gateway.baseUrl, broker, id, file)),
           altinn2rest: async (file: string) => {
             const query = new URLSearchParams({ fileName: 'bench.zip', brokerServiceDescription: description });
             return uploadFile(`${gateway.baseUrl}/api/${BENCH_ORGS.sender}/brokerservice/outbox?${query}`, file, {
