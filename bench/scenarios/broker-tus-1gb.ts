@@ -93,30 +93,23 @@ export const brokerTus1gb: Scenario = {
         const server: ChildServer = baseline ? await context.startBaseline('plain-upload', 'plain-upload-server.js', [uploadsDir]) : await context.startGateway(`broker-tus-${system}-${r}`);
         const uploaded: string[] = [];
         try {
+          /** Times a TUS upload (its requests counted by `upload`), of the gateway's transfer `id` if given. */
+          const timed = async (upload: () => Promise<number>, id?: string) => {
+            const started = process.hrtime.bigint();
+            const requests = await upload();
+            return { seconds: Number(process.hrtime.bigint() - started) / 1e9, requests, id, started };
+          };
           const send = async (file: string, bytes: number) => {
             if (system === 'plain') {
               const upload = await uploadFile(`${server.baseUrl}/upload`, file);
               if (upload.status !== 200 || JSON.parse(upload.body).sizeBytes !== bytes) throw new Error(`plain upload: ${upload.status} ${upload.body}`);
               return { seconds: upload.seconds, requests: 1, id: undefined };
             }
-            if (system === 'plain-tus') {
-              const started = process.hrtime.bigint();
-              const requests = await rawTusUpload(`${server.baseUrl}/tus`, {}, file, bytes);
-              return { seconds: Number(process.hrtime.bigint() - started) / 1e9, requests, id: undefined };
-            }
-            if (system === 'plain-tus-js') {
-              const started = process.hrtime.bigint();
-              const requests = await tusJsUpload(`${server.baseUrl}/tus`, {}, file);
-              return { seconds: Number(process.hrtime.bigint() - started) / 1e9, requests, id: undefined };
-            }
+            if (system === 'plain-tus') return timed(() => rawTusUpload(`${server.baseUrl}/tus`, {}, file, bytes));
+            if (system === 'plain-tus-js') return timed(() => tusJsUpload(`${server.baseUrl}/tus`, {}, file));
             const id = await initialize(server.baseUrl, broker, { disableVirusScan: true });
             uploaded.push(id);
-            const started = process.hrtime.bigint();
-            const requests =
-              system === 'raw-tus'
-                ? await rawBrokerTusUpload(server.baseUrl, broker, id, file, bytes)
-                : await tusJsClientUpload(server.baseUrl, broker, id, file);
-            return { seconds: Number(process.hrtime.bigint() - started) / 1e9, requests, id, started };
+            return timed(() => (system === 'raw-tus' ? rawBrokerTusUpload(server.baseUrl, broker, id, file, bytes) : tusJsClientUpload(server.baseUrl, broker, id, file)), id);
           };
           // One unmeasured upload (several chunks) warms the process's code paths.
           const warmed = await send(warm.path, warmBytes);
