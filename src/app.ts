@@ -21,7 +21,7 @@ import { openBlobStore } from './storage/blob-store-from-config';
 import { describeBlobStoreLocation } from './storage/blob-store-location';
 import { acquireEmbeddedLock, EmbeddedDatabaseInUseError } from './storage/embedded-lock';
 import { adminSocketDirectory, hasAdminSocket, offerEmbeddedDatabase, removeStaleAdminSocket, type AdminSocket } from './storage/embedded-admin-socket';
-import { releaseHashWorkers } from './storage/hashing-writer';
+import { configureSlabBytes, releaseHashWorkers } from './storage/hashing-writer';
 import { SystemUserAuthenticator } from './auth/system-users';
 import { createLogger } from './observability/logger';
 import type { ArchiveContext } from './archive/types';
@@ -83,6 +83,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
         return undefined;
       });
     }
+    configureSlabBytes(config.storage.slabBytes);
     blobs = await openBlobStore(config.storage.blobStore, config.dataDir, config.storage.gcGraceSeconds);
   } catch (error) {
     await close();

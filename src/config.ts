@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseClamdUrl } from './scanning/clamd';
 import { BlobStoreLocationError, parseBlobStoreLocation, type BlobStoreLocation } from './storage/blob-store-location';
+import { SLAB_MIB_RANGE } from './storage/hashing-writer';
 
 export interface Limits {
   /** Largest SOAP request body accepted (the XML plus any MTOM parts). */
@@ -78,6 +79,11 @@ export interface Config {
     gcGraceSeconds: number;
     /** Where the bytes live (BLOB_STORE_URL): DATA_DIR/blobs by default (of the dataDir above, even when it is changed after loading), or an object store. */
     blobStore: BlobStoreLocation;
+    /**
+     * The size of the slabs a large stream is written and hashed in (STORAGE_SLAB_MIB, 1-16 MiB):
+     * larger ones cost less CPU per GiB, and hold 4 × their size per large upload (or hashing job) in progress.
+     */
+    slabBytes: number;
   };
 }
 
@@ -325,6 +331,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     storage: {
       gcGraceSeconds: intFromEnv(env, 'STORAGE_GC_GRACE_SECONDS', 24 * 60 * 60, 0),
       blobStore: blobStoreFromEnv(env),
+      slabBytes: intFromEnv(env, 'STORAGE_SLAB_MIB', 1, SLAB_MIB_RANGE.min, SLAB_MIB_RANGE.max) * 1024 * 1024,
     },
   };
 }

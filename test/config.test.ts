@@ -61,6 +61,14 @@ it('parses valid values', () => {
   expect(loadConfig({}).trustProxy).toBe(false);
 });
 
+it('takes the slab size of large streams in whole MiB, 1 MiB by default', () => {
+  expect(loadConfig({}).storage.slabBytes).toBe(1024 * 1024);
+  expect(loadConfig({ STORAGE_SLAB_MIB: '4' }).storage.slabBytes).toBe(4 * 1024 * 1024);
+  expect(problemsOf({ STORAGE_SLAB_MIB: '0' })).toEqual(["STORAGE_SLAB_MIB must be an integer from 1 to 16, got '0'"]);
+  expect(problemsOf({ STORAGE_SLAB_MIB: '32' })).toEqual(["STORAGE_SLAB_MIB must be an integer from 1 to 16, got '32'"]);
+  expect(problemsOf({ STORAGE_SLAB_MIB: '1.5' })).toEqual(["STORAGE_SLAB_MIB must be an integer from 1 to 16, got '1.5'"]);
+});
+
 describe('BLOB_STORE_URL', () => {
   it('defaults to the filesystem store under DATA_DIR/blobs, also for a bare file:', () => {
     expect(loadConfig({ DATA_DIR: '/srv/gw' }).storage.blobStore).toEqual({ kind: 'file' });

@@ -141,7 +141,7 @@ class HashWorker {
   }
 }
 
-/** Slab sets kept for reuse when no stream needs them (each SLAB_COUNT × SLAB_BYTES). */
+/** Slab sets kept for reuse when no stream needs them (each SLAB_COUNT slabs of a stream's slab size). */
 const IDLE_SLAB_SETS = 4;
 
 /** A fixed number of hashing threads, started on first use, shared by every stream given the pool. */

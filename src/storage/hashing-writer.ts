@@ -3,15 +3,18 @@
  * limit, computes MD5 and/or SHA-256 and hands the bytes to a positional sink (a file today, an
  * object-store part tomorrow), with bounded memory.
  *
- * Incoming chunks are copied into a few fixed slabs (1 MiB each). A full slab goes to the sink and
- * to the hashing workers at the same time and is reused once both are done with it, so at most
- * SLAB_COUNT slabs are in flight per stream: memory is flat whatever the size, and a slow disk or
- * hasher holds the source back (backpressure) instead of piling up bytes. Batching also turns the
- * socket's 64 KiB chunks into 1 MiB writes.
+ * Incoming chunks are copied into a few fixed slabs (1 MiB each unless STORAGE_SLAB_MIB says
+ * otherwise). A full slab goes to the sink and to the hashing workers at the same time and is reused
+ * once both are done with it, so at most SLAB_COUNT slabs are in flight per stream: memory is flat
+ * whatever the size, and a slow disk or hasher holds the source back (backpressure) instead of piling
+ * up bytes. Batching also turns the socket's 64 KiB chunks into slab-sized writes. Larger slabs mean
+ * fewer writes and fewer messages to the hashing thread per GiB (bench/PROFILE-NOTES.md: with 4 MiB
+ * the streamed upload's main thread needed a fifth less CPU), at SLAB_COUNT times their size in
+ * memory per large stream.
  *
- * A stream that ends within its first slab (most files are small) never touches a worker: its
- * chunks are held as they are and hashed on the main thread at the end, which is cheaper than a
- * round trip to a worker.
+ * A stream that ends within its first MiB (most files are small) never touches a worker, whatever
+ * the slab size: its chunks are held as they are and hashed on the main thread at the end, which is
+ * cheaper than a round trip to a worker.
  *
  * A writer may also feed a RunningDigest: the sums of a longer stream that arrives as several
  * writers in turn (a resumable upload's chunks), computed from the same slabs, so each byte is
@@ -25,8 +28,29 @@ import { HashWorkerPool, type DigestAlgorithm, type OffThreadHash } from './hash
 
 export type { DigestAlgorithm } from './hash-workers';
 
-export const SLAB_BYTES = 1024 * 1024;
+const MIB = 1024 * 1024;
+/** The default slab size. */
+export const SLAB_BYTES = MIB;
 export const SLAB_COUNT = 4;
+/** A stream shorter than this is held whole, hashed on the main thread and written once, at its end. */
+export const SMALL_STREAM_BYTES = MIB;
+/** The slab sizes STORAGE_SLAB_MIB may choose. */
+export const SLAB_MIB_RANGE = { min: 1, max: 16 } as const;
+
+let configuredSlabBytes = SLAB_BYTES;
+
+/** The slab size of the streams started from now on (STORAGE_SLAB_MIB; streams in progress keep theirs). */
+export function configureSlabBytes(bytes: number): void {
+  if (!Number.isInteger(bytes / MIB) || bytes / MIB < SLAB_MIB_RANGE.min || bytes / MIB > SLAB_MIB_RANGE.max) {
+    throw new RangeError(`A slab is ${SLAB_MIB_RANGE.min} to ${SLAB_MIB_RANGE.max} whole MiB (got ${bytes} bytes)`);
+  }
+  configuredSlabBytes = bytes;
+}
+
+/** The slab size new streams get. */
+export function slabBytesInUse(): number {
+  return configuredSlabBytes;
+}
 
 /** Where hashing runs: a pool of worker threads, or the main thread. */
 export type Hashing = HashWorkerPool | 'main-thread';
@@ -63,6 +87,8 @@ export interface HashingWriterOptions {
   hashing?: Hashing;
   /** Also hash every byte into this running digest (after the bytes it has had so far). */
   continues?: RunningDigest;
+  /** The size of this stream's slabs; the configured one (configureSlabBytes) by default. */
+  slabBytes?: number;
 }
 
 export class HashingWriter extends Writable {
@@ -73,6 +99,7 @@ export class HashingWriter extends Writable {
   private readonly maxBytes: number | undefined;
   private readonly hashing: Hashing;
   private readonly continues: RunningDigest | undefined;
+  private readonly slabBytes: number;
   private feed?: DigestFeed;
   /** The beginning of the stream, while it still fits in one slab. */
   private held: Buffer[] = [];
@@ -107,6 +134,7 @@ export class HashingWriter extends Writable {
     this.maxBytes = options.maxBytes;
     this.hashing = options.hashing ?? sharedHashWorkers();
     this.continues = options.continues;
+    this.slabBytes = options.slabBytes ?? configuredSlabBytes;
     this.continues?.claim();
   }
 
@@ -129,7 +157,7 @@ export class HashingWriter extends Writable {
     this.sizeBytes += chunk.length;
     if (!this.slabs) {
       // A running digest hashes off the slabs: nothing is held back for the main thread.
-      if (this.heldBytes + chunk.length < SLAB_BYTES && !this.continues) {
+      if (this.heldBytes + chunk.length < SMALL_STREAM_BYTES && !this.continues) {
         this.held.push(chunk);
         this.heldBytes += chunk.length;
         return callback();
@@ -163,12 +191,12 @@ export class HashingWriter extends Writable {
 
   private startSlabs(): void {
     if (this.hashing === 'main-thread') {
-      this.slabs = Array.from({ length: SLAB_COUNT }, () => Buffer.allocUnsafeSlow(SLAB_BYTES));
+      this.slabs = Array.from({ length: SLAB_COUNT }, () => Buffer.allocUnsafeSlow(this.slabBytes));
       this.mainThreadHashes = this.algorithms.map((algorithm) => createHash(algorithm));
     } else {
       // The pool's recycled slabs even when nothing is hashed (a TUS part): fresh ones per stream
-      // would be garbage of SLAB_COUNT MiB every part.
-      const shared = this.hashing.acquireSlabs(SLAB_COUNT, SLAB_BYTES);
+      // would be garbage of SLAB_COUNT slabs every part.
+      const shared = this.hashing.acquireSlabs(SLAB_COUNT, this.slabBytes);
       this.sharedSlabs = shared;
       this.slabs = shared.map((buffer) => Buffer.from(buffer));
       if (this.algorithms.length === 0) this.mainThreadHashes = [];
@@ -204,10 +232,10 @@ export class HashingWriter extends Writable {
         this.current = slab;
         this.fill = 0;
       }
-      const copied = chunk.copy(slabs[this.current]!, this.fill, offset, Math.min(chunk.length, offset + SLAB_BYTES - this.fill));
+      const copied = chunk.copy(slabs[this.current]!, this.fill, offset, Math.min(chunk.length, offset + this.slabBytes - this.fill));
       this.fill += copied;
       offset += copied;
-      if (this.fill === SLAB_BYTES) this.dispatch();
+      if (this.fill === this.slabBytes) this.dispatch();
     }
     callback();
   }
@@ -258,7 +286,7 @@ export class HashingWriter extends Writable {
       return;
     }
     if (!this.slabs) {
-      // Ended within the first slab: hash here, one write.
+      // Ended within its first MiB: hash here, one write.
       const hashes = this.algorithms.map((algorithm) => createHash(algorithm));
       for (const chunk of this.held) for (const hash of hashes) hash.update(chunk);
       if (this.writeAt && this.heldBytes > 0) await this.track(this.writeAt(Buffer.concat(this.held, this.heldBytes), 0));

@@ -79,7 +79,7 @@ import {
   type WrittenUploadPart,
 } from './blob-store';
 import { assertByteRange } from './file-range-stream';
-import { HashingWriter, SLAB_BYTES, type DigestAlgorithm, type Hashing, type RunningDigest } from './hashing-writer';
+import { HashingWriter, SMALL_STREAM_BYTES, type DigestAlgorithm, type Hashing, type RunningDigest } from './hashing-writer';
 import { checkedRefreshInterval, keepMarkerFresh, notRefreshing } from './marker-refresh';
 
 export interface S3BlobStoreOptions {
@@ -127,11 +127,11 @@ const MIN_PART_BYTES = 5 * MIB;
 /** Parts of one multipart upload, at most (S3's limit): a put holds at most this many partSizeBytes. */
 const MAX_PARTS = 10_000;
 /**
- * A put that ends within its first MiB (the hashing writer's first slab: most blobs) is one PutObject;
+ * A put that ends within its first MiB (which the hashing writer holds whole: most blobs) is one PutObject;
  * a longer one opens its multipart upload as soon as it gets this far, so that it is listed (and can
  * be stopped by delete) while it runs, even before its first part is full.
  */
-const MULTIPART_FROM_BYTES = SLAB_BYTES;
+const MULTIPART_FROM_BYTES = SMALL_STREAM_BYTES;
 const PENDING = 'pending/';
 const UPLOADS = 'uploads/';
 /** An upload's marker (`uploads/<uuid>`) or one of its parts (`uploads/<uuid>/<partNumber>`). */

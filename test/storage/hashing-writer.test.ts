@@ -3,7 +3,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashWorkerPool } from '../../src/storage/hash-workers';
-import { HashingWriter, RunningDigest, SLAB_BYTES, SLAB_COUNT, releaseHashWorkers, type Hashing } from '../../src/storage/hashing-writer';
+import { HashingWriter, RunningDigest, SLAB_BYTES, SLAB_COUNT, configureSlabBytes, releaseHashWorkers, slabBytesInUse, type Hashing } from '../../src/storage/hashing-writer';
 import { measureBytes } from '../../src/storage/measure';
 
 const pools: HashWorkerPool[] = [];
@@ -123,6 +123,77 @@ it('holds the source back while the sink is slow: bytes ahead of the sink stay w
   release();
   await done;
   expect(writer.sizeBytes).toBe(16 * 1024 * 1024);
+});
+
+describe('with larger slabs (STORAGE_SLAB_MIB)', () => {
+  const MIB = 1024 * 1024;
+
+  it.each([
+    ['one worker', () => pool(1)],
+    ['the main thread', (): Hashing => 'main-thread'],
+  ] as [string, () => Hashing][])('writes and hashes in 4 MiB slabs on %s, every byte placed once', async (_label, hashing) => {
+    const data = randomBytes(Math.floor(9.5 * MIB) + 7);
+    const writes: [number, number][] = [];
+    const sink = Buffer.alloc(data.length);
+    const writer = new HashingWriter({
+      algorithms: ['md5', 'sha256'],
+      hashing: hashing(),
+      slabBytes: 4 * MIB,
+      writeAt: async (bytes, position) => {
+        writes.push([position, bytes.length]);
+        bytes.copy(sink, position);
+      },
+    });
+    await pipeline(Readable.from(randomlyChunked(data)), writer);
+    expect(writes).toEqual([
+      [0, 4 * MIB],
+      [4 * MIB, 4 * MIB],
+      [8 * MIB, data.length - 8 * MIB],
+    ]);
+    expect(sink.equals(data)).toBe(true);
+    expect(writer.digests()).toEqual({ md5: createHash('md5').update(data).digest('hex'), sha256: createHash('sha256').update(data).digest('hex') });
+  });
+
+  it('still holds a stream under 1 MiB whole and writes it once, whatever the slab size', async () => {
+    const data = randomBytes(MIB - 1);
+    const writes: number[] = [];
+    const writer = new HashingWriter({ algorithms: ['md5'], hashing: pool(1), slabBytes: 8 * MIB, writeAt: async (bytes) => writes.push(bytes.length) });
+    await pipeline(Readable.from(randomlyChunked(data)), writer);
+    expect(writes).toEqual([MIB - 1]);
+    expect(writer.digests().md5).toBe(createHash('md5').update(data).digest('hex'));
+  });
+
+  it('keeps what a slow sink has not taken within 4 slabs of the larger size', async () => {
+    let release!: () => void;
+    const sinkBlocked = new Promise<void>((resolve) => (release = resolve));
+    const writer = new HashingWriter({ algorithms: ['sha256'], hashing: pool(1), slabBytes: 2 * MIB, writeAt: () => sinkBlocked });
+    async function* source() {
+      for (let i = 0; i < 128; i++) yield Buffer.alloc(256 * 1024, i);
+    }
+    const done = pipeline(source(), writer);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // 32 MiB offered: the four 2 MiB slabs, the writable's buffer (1 MiB) and a chunk in hand.
+    expect(writer.sizeBytes).toBeGreaterThan(SLAB_COUNT * 2 * MIB - 256 * 1024);
+    expect(writer.sizeBytes).toBeLessThanOrEqual(SLAB_COUNT * 2 * MIB + MIB + 256 * 1024);
+    release();
+    await done;
+    expect(writer.sizeBytes).toBe(32 * MIB);
+  });
+
+  it('is configured for the streams that start afterwards, within 1-16 whole MiB', async () => {
+    try {
+      configureSlabBytes(2 * MIB);
+      expect(slabBytesInUse()).toBe(2 * MIB);
+      const writes: number[] = [];
+      const writer = new HashingWriter({ algorithms: [], hashing: pool(1), writeAt: async (bytes) => writes.push(bytes.length) });
+      await pipeline(Readable.from([randomBytes(5 * MIB)]), writer);
+      expect(writes).toEqual([2 * MIB, 2 * MIB, MIB]);
+      for (const wrong of [0, MIB / 2, 1.5 * MIB, 17 * MIB]) expect(() => configureSlabBytes(wrong)).toThrow('A slab is 1 to 16 whole MiB');
+      expect(slabBytesInUse()).toBe(2 * MIB);
+    } finally {
+      configureSlabBytes(SLAB_BYTES);
+    }
+  });
 });
 
 it('fails the stream when the sink fails, and lets no write outlive it', async () => {
