@@ -101,7 +101,7 @@ export class HashingWriter extends Writable {
   private readonly continues: RunningDigest | undefined;
   private readonly slabBytes: number;
   private feed?: DigestFeed;
-  /** The beginning of the stream, while it still fits in one slab. */
+  /** The beginning of the stream, while it is shorter than SMALL_STREAM_BYTES. */
   private held: Buffer[] = [];
   private heldBytes = 0;
   private slabs?: Buffer[];
