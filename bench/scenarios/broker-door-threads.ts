@@ -116,19 +116,20 @@ export const brokerDoorThreads: Scenario = {
         }
         const variant = variants.find((v) => v.name === system)!;
         const gateway = await startGatewayWith(context, `door-${system}`, variant.env);
-        const timedTus = async (file: string, upload: (fileTransferId: string) => Promise<unknown>) => {
+        const timedTus = async (file: string, upload: (fileTransferId: string, sizeBytes: number) => Promise<unknown>) => {
           const id = await initialize(gateway.baseUrl, broker, { disableVirusScan: true });
+          const sizeBytes = fs.statSync(file).size;
           const started = process.hrtime.bigint();
-          await upload(id);
+          await upload(id, sizeBytes);
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-          return { status: 204, body: '', mbPerSecond: fs.statSync(file).size / 1e6 / seconds };
+          return { status: 204, body: '', mbPerSecond: sizeBytes / 1e6 / seconds };
         };
         const doors = {
           altinn3: async (file: string) => {
             const id = await initialize(gateway.baseUrl, broker, { disableVirusScan: true });
             return uploadFile(`${gateway.baseUrl}${BROKER_API}/filetransfer/${id}/upload`, file, { headers: { authorization: `Bearer ${broker.senderToken}` } });
           },
-          tusraw: (file: string) => timedTus(file, (id) => rawBrokerTusUpload(gateway.baseUrl, broker, id, file, fs.statSync(file).size)),
+          tusraw: (file: string) => timedTus(file, (id, sizeBytes) => rawBrokerTusUpload(gateway.baseUrl, broker, id, file, sizeBytes)),
           tusjs: (file: string) => timedTus(file, (id) => tusJsClientUpload(gateway.baseUrl, broker, id, file)),
           altinn2rest: async (file: string) => {
             const query = new URLSearchParams({ fileName: 'bench.zip', brokerServiceDescription: description });

@@ -9,7 +9,7 @@ const MIB = 1024 * 1024;
 let app: TestApp;
 
 beforeAll(async () => {
-  app = await createTestApp({ storage: { ...loadConfig({ STORAGE_SLAB_MIB: '4' }).storage } });
+  app = await createTestApp({ storage: loadConfig({ STORAGE_SLAB_MIB: '4' }).storage });
 });
 afterAll(async () => {
   await app?.close();
