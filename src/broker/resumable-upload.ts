@@ -14,11 +14,16 @@
  *   partial uploads of a parallel client (and their final) share `tus:concat`, since they arrive
  *   together and none may discard its siblings. Uploads of an attempt that was replaced are
  *   aborted by the ABORT_UPLOAD_JOB (abortResumableUploads).
- * - A completed single upload is attached with MD5 and SHA-256 when this process saw every byte in
- *   order (a RunningDigest per upload: the store's writer hashes each chunk from the slabs it
- *   writes, and the state waits on the hashing worker between chunks); otherwise with none, and the
- *   processing job reads the blob back. A final (concatenated) upload is composed by COMPOSE_UPLOAD_JOB, which
- *   hashes on the way, so the client does not wait for a copy of many gigabytes.
+ * - Chunks are not hashed (unless the client sends `Upload-Checksum`, verified per chunk): a
+ *   completed single upload is attached without MD5 and SHA-256, and the processing job computes
+ *   them from the stored blob, in the same read as the malware scan when there is one. That is
+ *   Altinn's order too (CONTRACT §4-5: a TUS upload's MD5 is checked after completion, and without
+ *   a check or a scan the transfer is Published at once and its MD5 filled in afterwards). The
+ *   upload never waits for hashing: on a server whose cores are busy receiving, hashing every chunk
+ *   on the way cost tus-js-client's uploads a fifth to a third of their throughput
+ *   (bench/PROFILE-NOTES.md), and it is the same on every gateway process a chunk may reach. A final
+ *   (concatenated) upload is composed by COMPOSE_UPLOAD_JOB, which hashes on the way, so the client
+ *   does not wait for a copy of many gigabytes.
  * - Incomplete uploads expire 24 hours after their last write (sliding, as tusdotnet): the
  *   periodic sweep (expireResumableUploads) deletes their bytes and rows.
  */
@@ -27,7 +32,6 @@ import type { Readable } from 'node:stream';
 import type { Knex } from 'knex';
 import { enqueueJob } from '../jobs/queue';
 import { BlobTooLargeError, type BlobStore } from '../storage/blob-store';
-import { RunningDigest } from '../storage/hashing-writer';
 import { brokerError, isBrokerError } from './errors';
 import { lockFileTransferWithAttempt, requireFileTransferWithAttempt } from './file-transfer-store';
 import { COMPOSE_UPLOAD_JOB } from './job-kinds';
@@ -38,6 +42,8 @@ import { UPLOADABLE_STATUSES, type BrokerCaller, type BrokerContext, type FileTr
 
 /** An incomplete upload expires this long after its last write (sliding). */
 export const UPLOAD_EXPIRATION_MS = 24 * 60 * 60 * 1000;
+/** A completed single upload's sums: computed by the processing job, from the stored blob. */
+const NOT_HASHED = { md5: null, sha256: null } as const;
 /** A writer's hold on an upload; renewed every third of it while the chunk streams. */
 export const UPLOAD_LEASE_MS = 30_000;
 /** The attempt shared by the partial uploads of a transfer and the final that concatenates them. */
@@ -283,100 +289,6 @@ function keepLease(ctx: BrokerContext, uploadId: string, token: string, body: Re
 }
 
 // ---------------------------------------------------------------------------------------------
-// Running hashes: MD5 and SHA-256 of a single upload while its chunks arrive in order here
-
-interface RunningHash {
-  /** Its sizeBytes (the bytes hashed so far) is the upload's committed offset. */
-  digest: RunningDigest;
-  usedAt: number;
-}
-
-/** At most this many uploads keep a running hash (between chunks, a few hundred bytes of hash state on a worker). */
-const MAX_RUNNING_HASHES = 256;
-/** A running hash unused this long is dropped (the upload then hashes in its processing job). */
-const RUNNING_HASH_IDLE_MS = 15 * 60_000;
-const runningHashes = new WeakMap<BlobStore, Map<string, RunningHash>>();
-
-function runningHashesOf(ctx: BrokerContext): Map<string, RunningHash> {
-  let map = runningHashes.get(ctx.blobs);
-  if (!map) {
-    map = new Map();
-    runningHashes.set(ctx.blobs, map);
-  }
-  return map;
-}
-
-/** Drops running hashes unused for RUNNING_HASH_IDLE_MS (an abandoned upload's state on the worker goes). */
-function dropIdleRunningHashes(map: Map<string, RunningHash>): void {
-  const now = Date.now();
-  for (const [id, hash] of map) {
-    if (now - hash.usedAt > RUNNING_HASH_IDLE_MS) {
-      dropRunningHash(hash);
-      map.delete(id);
-    }
-  }
-}
-
-function dropRunningHash(hash: RunningHash | undefined): void {
-  hash?.digest.drop();
-}
-
-function forgetRunningHash(ctx: BrokerContext, uploadId: string): void {
-  const map = runningHashesOf(ctx);
-  dropRunningHash(map.get(uploadId));
-  map.delete(uploadId);
-}
-
-/** The running hash of an upload whose next chunk starts at `offset`, taken out while the lease is held. */
-function takeRunningHash(ctx: BrokerContext, row: UploadRow, offset: number): RunningHash | undefined {
-  if (row.kind !== 'single') return undefined;
-  const map = runningHashesOf(ctx);
-  const taken = map.get(row.id);
-  map.delete(row.id);
-  if (taken && taken.digest.sizeBytes === offset) return taken;
-  dropRunningHash(taken);
-  if (offset !== 0) return undefined;
-  return { digest: new RunningDigest(['md5', 'sha256']), usedAt: Date.now() };
-}
-
-function putBackRunningHash(ctx: BrokerContext, uploadId: string, hash: RunningHash): void {
-  const map = runningHashesOf(ctx);
-  dropIdleRunningHashes(map);
-  while (map.size >= MAX_RUNNING_HASHES) {
-    const [oldestId, oldest] = [...map].reduce((a, b) => (b[1].usedAt < a[1].usedAt ? b : a));
-    dropRunningHash(oldest);
-    map.delete(oldestId);
-  }
-  hash.usedAt = Date.now();
-  map.set(uploadId, hash);
-  armIdleSweep(map);
-}
-
-const idleSweepArmed = new WeakSet<Map<string, RunningHash>>();
-
-/** Idle hashes go even when no request comes any more (the timer does not keep the process alive). */
-function armIdleSweep(map: Map<string, RunningHash>): void {
-  if (idleSweepArmed.has(map)) return;
-  idleSweepArmed.add(map);
-  const timer = setTimeout(() => {
-    idleSweepArmed.delete(map);
-    dropIdleRunningHashes(map);
-    if (map.size > 0) armIdleSweep(map);
-  }, RUNNING_HASH_IDLE_MS / 3);
-  timer.unref();
-}
-
-/** The digests of every byte of the upload, or nulls when the running hash failed (a lost shortcut only). */
-async function hashesOf(hash: RunningHash): Promise<{ md5: string | null; sha256: string | null }> {
-  try {
-    const digests = await hash.digest.digests();
-    return { md5: digests.md5, sha256: digests.sha256 };
-  } catch {
-    return { md5: null, sha256: null };
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Creation
 
 export interface CreateUploadRequest {
@@ -531,22 +443,19 @@ export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCal
   const length = lengthOf(row);
   let leaseHeld = true;
   try {
-    const hash = takeRunningHash(ctx, row, request.offset);
     const renewal = keepLease(ctx, row.id, lease, request.source);
     let written: Awaited<ReturnType<BlobStore['writeUploadPart']>>;
     try {
-      // The part's own MD5 only when the client sent one to check: the running hash covers the upload.
-      const options = { maxBytes: length - request.offset, md5: request.expectedMd5 !== undefined, continues: hash?.digest };
+      // A part is hashed only when the client sent its MD5 to check; the upload's sums come later.
+      const options = { maxBytes: length - request.offset, md5: request.expectedMd5 !== undefined };
       written = await ctx.blobs.writeUploadPart(row.upload_key!, { partNumber, offset: request.offset }, request.source, options);
     } catch (error) {
-      dropRunningHash(hash);
       if (error instanceof BlobTooLargeError) throw chunkTooLong(undefined, length);
       throw renewal.lost() ?? error;
     } finally {
       renewal.stop();
     }
     if (request.expectedMd5 !== undefined && written.md5 !== request.expectedMd5) {
-      dropRunningHash(hash);
       throw new ResumableUploadError('ChunkChecksumMismatch', 'Header Upload-Checksum does not match the checksum of the file');
     }
 
@@ -562,19 +471,14 @@ export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCal
       releaseLease: !completing,
       part: written.sizeBytes > 0 ? { part_number: partNumber, offset: request.offset, size_bytes: written.sizeBytes, etag: written.etag, md5: written.md5 ?? null } : undefined,
     });
-    if (!committed) {
-      dropRunningHash(hash);
-      throw uploadLocked(row.id);
-    }
+    if (!committed) throw uploadLocked(row.id);
     const advanced: UploadRow = { ...row, upload_offset: newOffset, last_activity_at: now, expires_at: expiryAfter(now) };
     if (!completing) {
       leaseHeld = false;
-      if (hash) putBackRunningHash(ctx, row.id, hash);
       return { upload: toUpload(advanced), changed: true };
     }
     leaseHeld = false; // finishUpload releases it
-    const hashes = hash ? await hashesOf(hash) : { md5: null, sha256: null };
-    const finished = await finishUpload(ctx, advanced, lease, hashes);
+    const finished = await finishUpload(ctx, advanced, lease, NOT_HASHED);
     return { upload: toUpload(finished), changed: true };
   } finally {
     if (leaseHeld) await releaseLease(ctx, row.id, lease);
@@ -679,7 +583,6 @@ async function finishUpload(ctx: BrokerContext, row: UploadRow, lease: string, h
     if (row.kind === 'single') await attachIfCurrent(ctx, row, { key: blobKey!, sizeBytes: lengthOf(row), ...hashes });
     return row;
   } finally {
-    forgetRunningHash(ctx, row.id);
     await releaseLease(ctx, row.id, lease);
   }
 }
@@ -716,7 +619,7 @@ async function settleCompletedUpload(ctx: BrokerContext, state: TransferUploadSt
   const fresh = await ctx.db<UploadRow>('broker_uploads').where({ id: row.id }).first();
   if (!fresh) return releaseLease(ctx, row.id, lease);
   try {
-    await finishUpload(ctx, fresh, lease, { md5: null, sha256: null });
+    await finishUpload(ctx, fresh, lease, NOT_HASHED);
   } catch (error) {
     ctx.log.warn({ err: error, uploadId: row.id }, 'could not finish a completed resumable upload');
   }
@@ -737,7 +640,7 @@ export async function composeFinalUpload(ctx: BrokerContext, uploadId: string): 
   const attempt = await ctx.db('broker_file_transfers').where({ id: transferId }).first<{ upload_attempt: string | null; blob_key: string | null } | undefined>('upload_attempt', 'blob_key');
   if (attempt?.upload_attempt !== CONCAT_ATTEMPT) return;
   if (row.completed_at !== null) {
-    if (row.blob_key && attempt.blob_key !== row.blob_key) await attachIfCurrent(ctx, row, { key: row.blob_key, sizeBytes: lengthOf(row), md5: null, sha256: null });
+    if (row.blob_key && attempt.blob_key !== row.blob_key) await attachIfCurrent(ctx, row, { key: row.blob_key, sizeBytes: lengthOf(row), ...NOT_HASHED });
     return;
   }
   const ids = partialIdsOf(row);
@@ -841,7 +744,6 @@ export async function expireResumableUploads(ctx: BrokerContext): Promise<number
  */
 async function discardUploads(ctx: BrokerContext, rows: UploadRow[], transferBlobKey: string | null): Promise<number> {
   for (const row of rows) {
-    forgetRunningHash(ctx, row.id);
     if (row.completed_at === null && row.upload_key) await ctx.blobs.abortUpload(row.upload_key);
     if (row.blob_key && row.blob_key !== transferBlobKey) await ctx.blobs.delete(row.blob_key);
   }

@@ -61,7 +61,7 @@ import {
   type UploadPartPlacement,
   type WrittenUploadPart,
 } from './blob-store';
-import { HashingWriter, type DigestAlgorithm, type Hashing, type RunningDigest } from './hashing-writer';
+import { HashingWriter, type DigestAlgorithm, type Hashing } from './hashing-writer';
 import { checkedRefreshInterval, keepMarkerFresh, notRefreshing } from './marker-refresh';
 
 const MIB = 1024 * 1024;
@@ -251,7 +251,7 @@ export class AzureBlobStore implements BlobStore {
       throw error;
     }
     // A part that fails leaves uncommitted blocks that no etag names: completeUpload leaves them out.
-    const written = await this.stream(target, source, options.md5 ? ['md5'] : [], options.maxBytes, undefined, options.continues);
+    const written = await this.stream(target, source, options.md5 ? ['md5'] : [], options.maxBytes);
     return { sizeBytes: written.sizeBytes, ...(options.md5 && { md5: written.digests.md5 }), etag: `${written.nonce}.${written.blockIds.length}` };
   }
 
@@ -390,10 +390,9 @@ export class AzureBlobStore implements BlobStore {
     algorithms: DigestAlgorithm[],
     maxBytes: number | undefined,
     beforeFirstBlock?: () => Promise<void>,
-    continues?: RunningDigest,
   ): Promise<{ sizeBytes: number; digests: Record<DigestAlgorithm, string>; blockIds: string[]; whole?: Buffer; nonce: string }> {
     const stager = new BlockStager(blob, this.blockBytes, this.parallelBlocks, beforeFirstBlock);
-    const writer = new HashingWriter({ algorithms, maxBytes, hashing: this.hashing, continues, writeAt: (bytes, position) => stager.write(bytes, position) });
+    const writer = new HashingWriter({ algorithms, maxBytes, hashing: this.hashing, writeAt: (bytes, position) => stager.write(bytes, position) });
     try {
       await pump(source, writer);
       const staged = await stager.finish();

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Readable, finished } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileRangeReadStream } from './file-range-stream';
-import { HashingWriter, type DigestAlgorithm, type Hashing, type RunningDigest } from './hashing-writer';
+import { HashingWriter, type DigestAlgorithm, type Hashing } from './hashing-writer';
 
 export { BlobTooLargeError, RangeNotSatisfiableError } from './blob-errors';
 
@@ -47,11 +47,6 @@ export interface SizeLimit {
 export interface PartOptions extends SizeLimit {
   /** Compute the part's MD5 (for a checksum the caller verifies); otherwise the part is not hashed. */
   md5?: boolean;
-  /**
-   * Also hash the part into this digest of the whole upload (its parts written in order). A part
-   * that fails leaves it invalid (see RunningDigest).
-   */
-  continues?: RunningDigest;
 }
 
 export interface PutOptions extends SizeLimit {
@@ -244,7 +239,7 @@ export class FileBlobStore implements BlobStore {
     try {
       // A write that failed or crashed earlier may have left bytes past the committed offset.
       await handle.truncate(part.offset);
-      const written = await this.writeDurably(handle, part.offset, source, options.md5 ? ['md5'] : [], options.maxBytes, PART_EARLY_FLUSH_BYTES, options.continues);
+      const written = await this.writeDurably(handle, part.offset, source, options.md5 ? ['md5'] : [], options.maxBytes, PART_EARLY_FLUSH_BYTES);
       // The filesystem store keeps no per-part state: its etag only names the part's extent.
       return { sizeBytes: written.sizeBytes, ...(options.md5 && { md5: written.digests.md5 }), etag: `${part.offset}+${written.sizeBytes}` };
     } catch (error) {
@@ -357,7 +352,6 @@ export class FileBlobStore implements BlobStore {
     algorithms: DigestAlgorithm[],
     maxBytes: number | undefined,
     earlyFlushBytes: number,
-    continues?: RunningDigest,
   ): Promise<{ sizeBytes: number; digests: Record<DigestAlgorithm, string> }> {
     const flusher = new EarlyFlusher(handle, earlyFlushBytes);
     // One write at a time: concurrent writes to one file queue on its inode lock, and the threads
@@ -369,7 +363,6 @@ export class FileBlobStore implements BlobStore {
       algorithms,
       maxBytes,
       hashing: this.hashing,
-      continues,
       writeAt: (bytes, position) => {
         lastWrite = lastWrite.then(async () => {
           await writeFully(handle, bytes, base + position);

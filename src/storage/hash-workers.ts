@@ -30,8 +30,6 @@ parentPort.on('message', (message) => {
   try {
     if (message.type === 'start') {
       jobs.set(message.job, { slabs: message.slabs, hashes: message.algorithms.map((algorithm) => createHash(algorithm)) });
-    } else if (message.type === 'slabs') {
-      jobs.get(message.job).slabs = message.slabs;
     } else if (message.type === 'update') {
       const job = jobs.get(message.job);
       const bytes = new Uint8Array(job.slabs[message.slab], 0, message.length);
@@ -93,12 +91,6 @@ class HashWorker {
     if (this.exited) throw new Error('Hash worker has exited');
     this.listeners.set(job, listener);
     this.worker.postMessage({ type: 'start', job, algorithms, slabs });
-  }
-
-  /** The job's bytes now come from other slabs (the next writer of a running digest). */
-  rebind(job: number, slabs: SharedArrayBuffer[]): void {
-    if (this.exited) throw new Error('Hash worker has exited');
-    this.worker.postMessage({ type: 'slabs', job, slabs });
   }
 
   update(job: number, slab: number, length: number): void {
@@ -216,35 +208,25 @@ export class HashWorkerPool {
   }
 }
 
-/**
- * The hashing of one stream: slab updates in, a digest per algorithm out. The stream may pass from
- * one set of slabs to another (rebind), as a running digest does from one writer to the next.
- */
+/** The hashing of one stream: slab updates in, a digest per algorithm out. */
 export class OffThreadHash {
   private readonly pendingDigests = new Map<HashWorker, DigestAlgorithm[]>();
   private readonly digests: Partial<Record<DigestAlgorithm, string>> = {};
   private finishing?: { resolve: (digests: Record<DigestAlgorithm, string>) => void; reject: (error: Error) => void };
   private failure?: Error;
-  /**
-   * Per worker, whom each unanswered update's answer goes to, oldest first: a worker answers in
-   * order, so after a rebind the previous owner still gets the answers for its slabs.
-   */
-  private readonly answerTo = new Map<HashWorker, ((slab: number) => void)[]>();
 
   constructor(
     private readonly job: number,
     private readonly assignments: { worker: HashWorker; algorithms: DigestAlgorithm[] }[],
     slabs: SharedArrayBuffer[],
-    private onSlabHashed: (slab: number) => void,
-    private onFailure: (error: Error) => void,
+    private readonly onSlabHashed: (slab: number) => void,
+    private readonly onFailure: (error: Error) => void,
   ) {
     for (const { worker, algorithms } of assignments) {
-      const answerTo: ((slab: number) => void)[] = [];
-      this.answerTo.set(worker, answerTo);
       worker.attach(
         job,
         {
-          updated: (slab) => answerTo.shift()?.(slab),
+          updated: (slab) => this.onSlabHashed(slab),
           digests: (hex) => this.received(worker, algorithms, hex),
           failed: (error) => this.fail(error),
         },
@@ -260,22 +242,7 @@ export class OffThreadHash {
   }
 
   update(slab: number, length: number): void {
-    for (const { worker } of this.assignments) {
-      this.answerTo.get(worker)!.push(this.onSlabHashed);
-      worker.update(this.job, slab, length);
-    }
-  }
-
-  /**
-   * Later updates name these slabs, and their answers go to these callbacks; updates already posted
-   * are still hashed from the slabs before (a worker takes its messages in order) and answered to
-   * their owner, who must not reuse those slabs until then.
-   */
-  rebind(slabs: SharedArrayBuffer[], onSlabHashed: (slab: number) => void, onFailure: (error: Error) => void): void {
-    if (this.failure) throw this.failure;
-    this.onSlabHashed = onSlabHashed;
-    this.onFailure = onFailure;
-    for (const { worker } of this.assignments) worker.rebind(this.job, slabs);
+    for (const { worker } of this.assignments) worker.update(this.job, slab, length);
   }
 
   /** After the last update: the digests, lower-case hex. */

@@ -15,10 +15,6 @@
  * A stream that ends within its first MiB (most files are small) never touches a worker, whatever
  * the slab size: its chunks are held as they are and hashed on the main thread at the end, which is
  * cheaper than a round trip to a worker.
- *
- * A writer may also feed a RunningDigest: the sums of a longer stream that arrives as several
- * writers in turn (a resumable upload's chunks), computed from the same slabs, so each byte is
- * copied once and the whole is never read back to be hashed.
  */
 import { createHash, type Hash } from 'node:crypto';
 import os from 'node:os';
@@ -85,8 +81,6 @@ export interface HashingWriterOptions {
   /** More bytes than this fail the stream with BlobTooLargeError. */
   maxBytes?: number;
   hashing?: Hashing;
-  /** Also hash every byte into this running digest (after the bytes it has had so far). */
-  continues?: RunningDigest;
   /** The size of this stream's slabs; the configured one (configureSlabBytes) by default. */
   slabBytes?: number;
 }
@@ -98,9 +92,7 @@ export class HashingWriter extends Writable {
   private readonly writeAt: HashingWriterOptions['writeAt'];
   private readonly maxBytes: number | undefined;
   private readonly hashing: Hashing;
-  private readonly continues: RunningDigest | undefined;
   private readonly slabBytes: number;
-  private feed?: DigestFeed;
   /** The beginning of the stream, while it is shorter than SMALL_STREAM_BYTES. */
   private held: Buffer[] = [];
   private heldBytes = 0;
@@ -108,10 +100,6 @@ export class HashingWriter extends Writable {
   private sharedSlabs?: SharedArrayBuffer[];
   /** Per slab: how many of sink and workers still use it. */
   private busy: number[] = [];
-  /** Per slab: how many of those are the running digest's answers, which the writer need not wait for. */
-  private digestAnswers: number[] = [];
-  /** Finished while the running digest still hashed some slabs: they go back to the pool once it has. */
-  private slabsToPoolWhenFree = false;
   private free: number[] = [];
   private current = -1;
   private fill = 0;
@@ -133,9 +121,7 @@ export class HashingWriter extends Writable {
     this.writeAt = options.writeAt;
     this.maxBytes = options.maxBytes;
     this.hashing = options.hashing ?? sharedHashWorkers();
-    this.continues = options.continues;
     this.slabBytes = options.slabBytes ?? configuredSlabBytes;
-    this.continues?.claim();
   }
 
   /** The digests, lower-case hex; available once the stream has finished. */
@@ -156,8 +142,7 @@ export class HashingWriter extends Writable {
     }
     this.sizeBytes += chunk.length;
     if (!this.slabs) {
-      // A running digest hashes off the slabs: nothing is held back for the main thread.
-      if (this.heldBytes + chunk.length < SMALL_STREAM_BYTES && !this.continues) {
+      if (this.heldBytes + chunk.length < SMALL_STREAM_BYTES) {
         this.held.push(chunk);
         this.heldBytes += chunk.length;
         return callback();
@@ -178,12 +163,6 @@ export class HashingWriter extends Writable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.failure ??= error ?? new Error('The stream was destroyed');
     this.offThread?.drop();
-    if (this.continues && this.result === undefined) {
-      // Some of this stream's bytes may be in the running digest, some not: it can no longer be
-      // trusted. A stream that fed it nothing leaves it as it was.
-      if (this.dispatched === 0) this.continues.release(0);
-      else this.continues.invalidate(this.failure);
-    }
     this.wake();
     // Writes still in flight must not outlive the stream: the owner closes the file after this.
     this.whenIdle().then(() => callback(error));
@@ -203,13 +182,7 @@ export class HashingWriter extends Writable {
       else this.offThread = this.hashing.start(this.algorithms, shared, (slab) => this.release(slab), (error) => this.fail(error));
     }
     this.busy = new Array<number>(SLAB_COUNT).fill(0);
-    this.digestAnswers = new Array<number>(SLAB_COUNT).fill(0);
     this.free = Array.from({ length: SLAB_COUNT }, (_, i) => SLAB_COUNT - 1 - i);
-    const digestAnswered = (slab: number) => {
-      this.digestAnswers[slab]!--;
-      this.release(slab);
-    };
-    this.feed = this.continues?.feedFrom(this.hashing, this.sharedSlabs, digestAnswered, (error) => this.fail(error));
   }
 
   /** Copy chunks[i] from `offset` on into slabs, dispatching full ones; waits when all are in use. */
@@ -249,11 +222,9 @@ export class HashingWriter extends Writable {
     this.current = -1;
     this.fill = 0;
     this.dispatched += length;
-    this.digestAnswers[slab] = this.feed?.answersPerUpdate ?? 0;
-    this.busy[slab] = (this.writeAt ? 1 : 0) + (this.offThread?.workersPerUpdate ?? 0) + this.digestAnswers[slab]!;
+    this.busy[slab] = (this.writeAt ? 1 : 0) + (this.offThread?.workersPerUpdate ?? 0);
     if (this.mainThreadHashes) for (const hash of this.mainThreadHashes) hash.update(bytes);
     this.offThread?.update(slab, length);
-    this.feed?.update(slab, bytes);
     if (this.writeAt) this.track(this.writeAt(bytes, position)).then(() => this.release(slab), (error: Error) => this.fail(error));
     if (this.busy[slab] === 0) this.release(slab, true);
   }
@@ -261,30 +232,11 @@ export class HashingWriter extends Writable {
   private release(slab: number, alreadyZero = false): void {
     if (!alreadyZero && --this.busy[slab]! > 0) return;
     this.free.push(slab);
-    if (this.slabsToPoolWhenFree && this.free.length === SLAB_COUNT) this.slabsToPool();
     this.wake();
-  }
-
-  /** True when no slab is in use, or in use only by the running digest's hashing. */
-  private doneButDigest(): boolean {
-    for (let slab = 0; slab < SLAB_COUNT; slab++) if (this.busy[slab] !== this.digestAnswers[slab]) return false;
-    return true;
-  }
-
-  private slabsToPool(): void {
-    this.slabsToPoolWhenFree = false;
-    if (this.hashing !== 'main-thread' && this.sharedSlabs) this.hashing.releaseSlabs(this.sharedSlabs);
-    this.sharedSlabs = undefined;
   }
 
   private async finish(): Promise<void> {
     if (this.failure) throw this.failure;
-    if (!this.slabs && this.continues) {
-      // An empty stream: nothing to add to the running digest.
-      this.result = digestRecord(this.algorithms, this.algorithms.map((algorithm) => createHash(algorithm)));
-      this.continues.release(0);
-      return;
-    }
     if (!this.slabs) {
       // Ended within its first MiB: hash here, one write.
       const hashes = this.algorithms.map((algorithm) => createHash(algorithm));
@@ -295,20 +247,15 @@ export class HashingWriter extends Writable {
       return;
     }
     if (this.fill > 0) this.dispatch();
-    // The running digest's hashing of the last slabs need not hold the writer up (the bytes are
-    // placed): it goes on while the caller makes them durable, and the digest answers for it.
-    while (!this.doneButDigest()) {
+    // Slabs go back to the pool only once the sink and every worker are done with them.
+    while (this.free.length < SLAB_COUNT) {
       if (this.failure) throw this.failure;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     if (this.failure) throw this.failure;
     this.result = this.offThread ? await this.offThread.finish() : digestRecord(this.algorithms, this.mainThreadHashes!);
-    // Every slab has been given to the running digest: the next writer may feed it (the worker
-    // takes the updates in order).
-    this.continues?.release(this.dispatched);
-    // Slabs are reused only once the sink and every worker are done with them.
-    if (this.free.length === SLAB_COUNT) this.slabsToPool();
-    else this.slabsToPoolWhenFree = true;
+    if (this.hashing !== 'main-thread' && this.sharedSlabs) this.hashing.releaseSlabs(this.sharedSlabs);
+    this.sharedSlabs = undefined;
   }
 
   private track<T>(write: Promise<T>): Promise<T> {
@@ -336,104 +283,4 @@ function digestRecord(algorithms: readonly DigestAlgorithm[], hashes: Hash[]): R
   const record: Partial<Record<DigestAlgorithm, string>> = {};
   algorithms.forEach((algorithm, i) => (record[algorithm] = hashes[i]!.digest('hex')));
   return record as Record<DigestAlgorithm, string>;
-}
-
-/** What a writer feeding a running digest does per slab. */
-interface DigestFeed {
-  /** How many answers (calls of the writer's onSlabHashed) one update brings. */
-  answersPerUpdate: number;
-  update(slab: number, bytes: Buffer): void;
-}
-
-/**
- * MD5 and/or SHA-256 of one byte stream written by several HashingWriters one after another (the
- * chunks of a resumable upload, each its own request): each writer hashes its slabs into this as
- * well (`continues`), so the bytes are copied once and the finished stream is not read back. The
- * hash state stays with its worker between writers; only one writer feeds it at a time.
- *
- * A writer that fails or is destroyed invalidates the digest (it may hold part of that writer's
- * bytes): `digests()` then rejects, and the caller hashes the stored bytes instead.
- */
-export class RunningDigest {
-  /** Bytes hashed so far (complete writers only). */
-  sizeBytes = 0;
-  private offThread?: OffThreadHash;
-  private mainThreadHashes?: Hash[];
-  private failure?: Error;
-  private writing = false;
-  /** The feeding writer's failure callback. */
-  private writerFailed?: ((error: Error) => void) | undefined;
-
-  constructor(readonly algorithms: readonly DigestAlgorithm[]) {}
-
-  /** The digests of every byte fed, lower-case hex; the digest is done with afterwards. */
-  async digests(): Promise<Record<DigestAlgorithm, string>> {
-    if (this.failure) throw this.failure;
-    if (this.writing) throw new Error('A writer is still feeding this digest');
-    this.failure = new Error('The running digest has been read');
-    if (this.offThread) return this.offThread.finish();
-    return digestRecord(this.algorithms, this.mainThreadHashes ?? this.algorithms.map((algorithm) => createHash(algorithm)));
-  }
-
-  /** Forget it (the stream was abandoned); its worker state goes. */
-  drop(): void {
-    this.invalidate(new Error('The running digest was dropped'));
-  }
-
-  /** @internal A writer starts feeding it. */
-  claim(): void {
-    if (this.failure) throw this.failure;
-    if (this.writing) throw new Error('Another writer is feeding this digest');
-    this.writing = true;
-  }
-
-  /** @internal The writer's slabs join the digest; undefined slabs: the writer hashes on the main thread. */
-  feedFrom(hashing: Hashing, slabs: SharedArrayBuffer[] | undefined, onSlabHashed: (slab: number) => void, onFailure: (error: Error) => void): DigestFeed | undefined {
-    if (this.failure) return undefined;
-    if (!this.offThread && (this.mainThreadHashes || !slabs || hashing === 'main-thread')) {
-      // Main-thread hashing, chosen by the first writer, stays with the digest.
-      const hashes = (this.mainThreadHashes ??= this.algorithms.map((algorithm) => createHash(algorithm)));
-      return { answersPerUpdate: 0, update: (_slab, bytes) => hashes.forEach((hash) => hash.update(bytes)) };
-    }
-    if (!slabs) {
-      // Stores share one way of hashing, so this does not happen; if it did, the digest is lost, not wrong.
-      this.invalidate(new Error('A writer hashing on the main thread cannot continue a digest kept by a hash worker'));
-      return undefined;
-    }
-    this.writerFailed = onFailure;
-    // A worker that dies between two writers must invalidate the digest, not only fail a writer.
-    const failed = (error: Error) => {
-      this.invalidate(error);
-      this.writerFailed?.(error);
-    };
-    try {
-      if (this.offThread) this.offThread.rebind(slabs, onSlabHashed, failed);
-      else this.offThread = (hashing as HashWorkerPool).start(this.algorithms, slabs, onSlabHashed, failed);
-    } catch (error) {
-      this.invalidate(error as Error);
-      return undefined;
-    }
-    const offThread = this.offThread;
-    return { answersPerUpdate: offThread.workersPerUpdate, update: (slab, bytes) => offThread.update(slab, bytes.length) };
-  }
-
-  /**
-   * @internal The feeding writer is done and has handed over every slab (the worker may still be
-   * hashing the last ones: it takes a digest's updates in order, so the next writer may feed it now).
-   * `fedBytes`: how many bytes it gave.
-   */
-  release(fedBytes: number): void {
-    this.writerFailed = undefined;
-    this.sizeBytes += fedBytes;
-    this.writing = false;
-  }
-
-  /** @internal */
-  invalidate(error: Error): Error {
-    if (!this.failure) {
-      this.failure = error;
-      this.offThread?.drop();
-    }
-    return this.failure;
-  }
 }

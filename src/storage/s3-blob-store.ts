@@ -79,7 +79,7 @@ import {
   type WrittenUploadPart,
 } from './blob-store';
 import { assertByteRange } from './file-range-stream';
-import { HashingWriter, SMALL_STREAM_BYTES, type DigestAlgorithm, type Hashing, type RunningDigest } from './hashing-writer';
+import { HashingWriter, SMALL_STREAM_BYTES, type DigestAlgorithm, type Hashing } from './hashing-writer';
 import { checkedRefreshInterval, keepMarkerFresh, notRefreshing } from './marker-refresh';
 
 export interface S3BlobStoreOptions {
@@ -148,7 +148,6 @@ interface WriteObjectOptions {
   maxBytes?: number;
   /** Fail (and keep nothing) if an object exists under the key. */
   exclusive: boolean;
-  continues?: RunningDigest | undefined;
 }
 
 export class S3BlobStore implements BlobStore {
@@ -230,7 +229,6 @@ export class S3BlobStore implements BlobStore {
       algorithms: options.md5 ? ['md5'] : [],
       maxBytes: options.maxBytes,
       exclusive: false,
-      continues: options.continues,
     });
     return { sizeBytes: written.sizeBytes, ...(options.md5 && { md5: written.digests.md5 }), etag: written.etag };
   }
@@ -310,7 +308,6 @@ export class S3BlobStore implements BlobStore {
       algorithms: options.algorithms,
       maxBytes: options.maxBytes,
       hashing: this.hashing,
-      continues: options.continues,
       writeAt: (bytes) => sink.write(bytes),
     });
     try {

@@ -150,7 +150,7 @@ async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
   return sql;
 }
 
-it('writes chunks at the stored offset and publishes with the MD5 and SHA-256 hashed on the way', async () => {
+it('writes chunks at the stored offset, publishes at once, and the processing job fills in the MD5 and SHA-256', async () => {
   const id = await initialize();
   const bytes = randomBytes(300_000);
   const upload = await createResumableUpload(ctx, SENDER, id, { kind: 'single', uploadLength: bytes.length });
@@ -167,12 +167,15 @@ it('writes chunks at the stored offset and publishes with the MD5 and SHA-256 ha
   const last = await write(id, 250_000, bytes.subarray(250_000));
   expect(last.upload).toMatchObject({ uploadOffset: bytes.length, expiresAt: null });
 
+  // No scan and no checksum to check: Published at once, the sums filled in afterwards (CONTRACT §5).
   const transfer = (await loadFileTransfer(app.db, id))!;
   expect(transfer.status.status).toBe('Published');
-  expect(transfer).toMatchObject({ fileTransferSize: bytes.length, checksum: md5(bytes), sha256: sha256(bytes) });
+  expect(transfer).toMatchObject({ fileTransferSize: bytes.length, checksum: null, sha256: null });
+  await app.jobs.runDue();
+  expect(await loadFileTransfer(app.db, id)).toMatchObject({ status: expect.objectContaining({ status: 'Published' }), checksum: md5(bytes), sha256: sha256(bytes) });
   expect((await readBlob(transfer.blobKey!)).equals(bytes)).toBe(true);
   const parts = await app.db('broker_upload_parts').where({ upload_id: upload.uploadId }).orderBy('part_number').select('part_number', 'offset', 'size_bytes', 'md5');
-  // A part has its own MD5 only when the client sent one to check (the upload's are the running hash's).
+  // A part has its own MD5 only when the client sent one to check (the upload's come from the processing job).
   expect(parts).toEqual([
     { part_number: 1, offset: 0, size_bytes: 100_000, md5: null },
     { part_number: 2, offset: 100_000, size_bytes: 150_000, md5: md5(bytes.subarray(100_000, 250_000)) },
@@ -216,7 +219,6 @@ it('verifies a chunk against its Upload-Checksum MD5: a mismatch keeps nothing, 
   await write(id, 2000, bytes.subarray(2000), { expectedMd5: md5(bytes.subarray(2000)) });
   const transfer = (await loadFileTransfer(app.db, id))!;
   expect(transfer.status.status).toBe('Published');
-  // The refused chunk broke the running hash: the hashes come from the processing job instead.
   expect(transfer.sha256).toBeNull();
   await app.jobs.runDue();
   expect(await loadFileTransfer(app.db, id)).toMatchObject({ sha256: sha256(bytes), checksum: md5(bytes) });
@@ -260,6 +262,9 @@ it('fails the transfer when the MD5 given at initialize does not match (the uplo
   const id = await initialize({ checksum: md5(Buffer.from('not these bytes')) });
   await createResumableUpload(ctx, SENDER, id, { kind: 'single', uploadLength: bytes.length });
   expect((await write(id, 0, bytes)).upload.uploadOffset).toBe(1000);
+  // Checked after completion, by the processing job (CONTRACT §4).
+  expect((await loadFileTransfer(app.db, id))!.status.status).toBe('UploadProcessing');
+  await app.jobs.runDue();
   const transfer = (await loadFileTransfer(app.db, id))!;
   expect(transfer.status).toMatchObject({ status: 'Failed', text: 'Checksum mismatch' });
   expect(transfer.blobKey).toBeNull();

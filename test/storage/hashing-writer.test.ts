@@ -3,7 +3,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashWorkerPool } from '../../src/storage/hash-workers';
-import { HashingWriter, RunningDigest, SLAB_BYTES, SLAB_COUNT, configureSlabBytes, releaseHashWorkers, slabBytesInUse, type Hashing } from '../../src/storage/hashing-writer';
+import { HashingWriter, SLAB_BYTES, SLAB_COUNT, configureSlabBytes, releaseHashWorkers, slabBytesInUse, type Hashing } from '../../src/storage/hashing-writer';
 import { measureBytes } from '../../src/storage/measure';
 
 const pools: HashWorkerPool[] = [];
@@ -261,118 +261,6 @@ it('lets a released pool finish the streams in progress, and starts new workers 
 it('refuses bytes beyond maxBytes', async () => {
   const writer = new HashingWriter({ algorithms: ['md5'], hashing: pool(1), maxBytes: 2 * SLAB_BYTES });
   await expect(pipeline(Readable.from([randomBytes(2 * SLAB_BYTES), Buffer.from('!')]), writer)).rejects.toMatchObject({ name: 'BlobTooLargeError', limitBytes: 2 * SLAB_BYTES });
-});
-
-describe('RunningDigest: one sum over writers in turn (the chunks of a resumable upload)', () => {
-  /** Writes `part` through a new writer that continues `digest`, placing its bytes in `sink` from `offset`. */
-  async function writePart(part: Buffer, digest: RunningDigest, hashing: Hashing, sink?: Buffer, offset = 0, md5 = false): Promise<HashingWriter> {
-    const writer = new HashingWriter({
-      algorithms: md5 ? ['md5'] : [],
-      hashing,
-      continues: digest,
-      writeAt: async (bytes, position) => {
-        await new Promise((resolve) => setImmediate(resolve));
-        if (sink) bytes.copy(sink, offset + position);
-      },
-    });
-    await pipeline(Readable.from(randomlyChunked(part)), writer);
-    return writer;
-  }
-
-  const partSizes = [0, 1, SLAB_BYTES - 1, SLAB_BYTES, 3 * SLAB_BYTES + 7, 100, SLAB_COUNT * SLAB_BYTES + 1];
-
-  describe.each(modes)('hashing on %s', (_label, hashing) => {
-    it('equals node:crypto over the concatenated parts, each part placed, with a part MD5 alongside', async () => {
-      const parts = partSizes.map((size) => randomBytes(size));
-      const whole = Buffer.concat(parts);
-      const sink = Buffer.alloc(whole.length);
-      const digest = new RunningDigest(['md5', 'sha256']);
-      const shared = hashing();
-      let offset = 0;
-      for (const [i, part] of parts.entries()) {
-        const writer = await writePart(part, digest, shared, sink, offset, i % 2 === 0);
-        if (i % 2 === 0) expect(writer.digests().md5).toBe(createHash('md5').update(part).digest('hex'));
-        offset += part.length;
-        expect(digest.sizeBytes).toBe(offset);
-      }
-      expect(sink.equals(whole)).toBe(true);
-      expect(await digest.digests()).toEqual({
-        md5: createHash('md5').update(whole).digest('hex'),
-        sha256: createHash('sha256').update(whole).digest('hex'),
-      });
-      await expect(digest.digests()).rejects.toThrow(/has been read/);
-    });
-  });
-
-  it('stays right when its worker lags behind the writers (they finish before their last slabs are hashed)', async () => {
-    const hashing = pool(1);
-    // A large stream on the same worker keeps it busy, so the digest's answers come late.
-    const busy = writeThrough(randomBytes(24 * SLAB_BYTES), hashing);
-    const parts = Array.from({ length: 12 }, (_, i) => randomBytes(SLAB_BYTES * (1 + (i % 3)) + i * 977));
-    const whole = Buffer.concat(parts);
-    const sink = Buffer.alloc(whole.length);
-    const digest = new RunningDigest(['md5', 'sha256']);
-    let offset = 0;
-    for (const part of parts) {
-      await writePart(part, digest, hashing, sink, offset);
-      offset += part.length;
-    }
-    await busy;
-    expect(sink.equals(whole)).toBe(true);
-    expect(await digest.digests()).toEqual({ md5: createHash('md5').update(whole).digest('hex'), sha256: createHash('sha256').update(whole).digest('hex') });
-  });
-
-  it('gives the empty sums when nothing was written', async () => {
-    const digest = new RunningDigest(['md5', 'sha256']);
-    await writePart(Buffer.alloc(0), digest, pool(1));
-    expect(await digest.digests()).toEqual({ md5: createHash('md5').digest('hex'), sha256: createHash('sha256').digest('hex') });
-  });
-
-  it('is invalid after a writer that fed it failed, and stays valid after one that failed before feeding it', async () => {
-    const hashing = pool(1);
-    const digest = new RunningDigest(['md5', 'sha256']);
-    const first = randomBytes(2 * SLAB_BYTES + 5);
-    await writePart(first, digest, hashing);
-
-    // Fails before a slab is full: nothing of it reached the digest.
-    const early = new HashingWriter({ algorithms: [], hashing, continues: digest, writeAt: async () => undefined });
-    await expect(pipeline(Readable.from([randomBytes(1000)]), early, { signal: AbortSignal.abort() })).rejects.toThrow();
-    const second = randomBytes(SLAB_BYTES + 3);
-    await writePart(second, digest, hashing);
-    expect((await digest.digests()).sha256).toBe(createHash('sha256').update(Buffer.concat([first, second])).digest('hex'));
-
-    // Fails after two slabs went to the digest (the sink refuses the third write).
-    const broken = new RunningDigest(['md5', 'sha256']);
-    let writes = 0;
-    const failing = new HashingWriter({
-      algorithms: [],
-      hashing,
-      continues: broken,
-      writeAt: async () => {
-        if (++writes === 3) throw new Error('disk full');
-      },
-    });
-    await expect(pipeline(Readable.from(randomlyChunked(randomBytes(6 * SLAB_BYTES))), failing)).rejects.toThrow('disk full');
-    await expect(broken.digests()).rejects.toThrow();
-    expect(() => new HashingWriter({ algorithms: [], hashing, continues: broken })).toThrow();
-  });
-
-  it('takes one writer at a time', async () => {
-    const digest = new RunningDigest(['sha256']);
-    const writing = new HashingWriter({ algorithms: [], hashing: pool(1), continues: digest });
-    expect(() => new HashingWriter({ algorithms: [], continues: digest })).toThrow(/Another writer/);
-    await pipeline(Readable.from([randomBytes(10)]), writing);
-    await expect(digest.digests()).resolves.toEqual({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-  });
-
-  it('is lost (never wrong) when its hash worker dies between two writers', async () => {
-    const hashing = pool(1);
-    const digest = new RunningDigest(['md5']);
-    await writePart(randomBytes(2 * SLAB_BYTES), digest, hashing);
-    await hashing.close();
-    await expect(writePart(randomBytes(2 * SLAB_BYTES), digest, hashing)).rejects.toThrow();
-    await expect(digest.digests()).rejects.toThrow();
-  });
 });
 
 describe('measureBytes', () => {
