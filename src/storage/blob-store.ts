@@ -14,10 +14,11 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, finished } from 'node:stream';
+import { Readable, finished, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileRangeReadStream } from './file-range-stream';
-import { HashingWriter, type DigestAlgorithm, type Hashing } from './hashing-writer';
+import { GatheringWriter } from './gathering-writer';
+import { HashingWriter, slabBytesInUse, type DigestAlgorithm, type Hashing } from './hashing-writer';
 
 export { BlobTooLargeError, RangeNotSatisfiableError } from './blob-errors';
 
@@ -359,18 +360,17 @@ export class FileBlobStore implements BlobStore {
     // bench/PROFILE-NOTES.md). The slabs still overlap the write with the copy and the hashing. A
     // write that fails fails every write queued after it.
     let lastWrite: Promise<void> = Promise.resolve();
-    const writer = new HashingWriter({
-      algorithms,
-      maxBytes,
-      hashing: this.hashing,
-      writeAt: (bytes, position) => {
-        lastWrite = lastWrite.then(async () => {
-          await writeFully(handle, bytes, base + position);
-          flusher.written(bytes.length);
-        });
-        return lastWrite;
-      },
-    });
+    const writeAt = (bytes: Buffer | Buffer[], position: number): Promise<void> => {
+      lastWrite = lastWrite.then(async () => {
+        flusher.written(await writeFully(handle, bytes, base + position));
+      });
+      return lastWrite;
+    };
+    // Nothing to hash: the source's buffers are written as they are, not copied into slabs.
+    const writer =
+      algorithms.length === 0
+        ? new GatheringWriter({ maxBytes, batchBytes: slabBytesInUse(), writeAt })
+        : new HashingWriter({ algorithms, maxBytes, hashing: this.hashing, writeAt });
     try {
       await pump(source, writer);
     } finally {
@@ -379,7 +379,8 @@ export class FileBlobStore implements BlobStore {
     }
     flusher.rethrow();
     await handle.sync();
-    return { sizeBytes: writer.sizeBytes, digests: writer.digests() };
+    const digests = writer instanceof HashingWriter ? writer.digests() : ({} as Record<DigestAlgorithm, string>);
+    return { sizeBytes: writer.sizeBytes, digests };
   }
 
   /** Rename a durable file to a blob key, durably (new directories included). */
@@ -402,7 +403,7 @@ export class FileBlobStore implements BlobStore {
  * a Readable source undestroyed, unpiped and paused: an HTTP door can still answer the request (413)
  * on the connection it came from, and decides itself what becomes of the rest of the body.
  */
-export function pump(source: Readable | AsyncIterable<Uint8Array>, writer: HashingWriter): Promise<void> {
+export function pump(source: Readable | AsyncIterable<Uint8Array>, writer: Writable): Promise<void> {
   if (!(source instanceof Readable)) return pipeline(source, writer);
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -539,12 +540,32 @@ class EarlyFlusher {
   }
 }
 
-async function writeFully(handle: FileHandle, bytes: Buffer, position: number): Promise<void> {
+/** Writes every byte (a short write is continued), one buffer or several in one vectored write; resolves with the count. */
+async function writeFully(handle: FileHandle, bytes: Buffer | Buffer[], position: number): Promise<number> {
+  let buffers = Array.isArray(bytes) ? bytes : [bytes];
+  let total = 0;
+  for (const buffer of buffers) total += buffer.length;
   let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
+  while (done < total) {
+    const { bytesWritten } = buffers.length === 1 ? await handle.write(buffers[0]!, 0, buffers[0]!.length, position + done) : await handle.writev(buffers, position + done);
     done += bytesWritten;
+    if (done < total) buffers = remainderAfter(buffers, bytesWritten);
   }
+  return total;
+}
+
+/** The buffers without their first `skip` bytes (views, not copies). */
+export function remainderAfter(buffers: Buffer[], skip: number): Buffer[] {
+  const rest: Buffer[] = [];
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length;
+      continue;
+    }
+    rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+    skip = 0;
+  }
+  return rest;
 }
 
 export function assertPartPlacement(part: UploadPartPlacement): void {
