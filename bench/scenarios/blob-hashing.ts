@@ -8,7 +8,8 @@
  *   main-thread        FileBlobStore.put with hashing on the main thread (1 MiB batched writes)
  *   worker-1           FileBlobStore.put, both sums on one worker thread (the default design)
  *   worker-2           FileBlobStore.put, MD5 and SHA-256 on two worker threads in parallel
- *   tus-8mib           writeUploadPart per 8 MiB (fsync each) + completeUpload, a running MD5 + SHA-256
+ *   tus-8mib           writeUploadPart per 8 MiB (fsync each, unhashed) + completeUpload, then the blob
+ *                      read back for MD5 + SHA-256, as the gateway's processing job does
  *
  * Reported: MB/s (median of the rounds; order rotated every round), the receiver's CPU seconds per
  * GiB (steadier than MB/s on a shared machine) and its RSS growth. Every round's digests are
@@ -25,9 +26,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { FileBlobStore } from '../../src/storage/blob-store';
+import { FileBlobStore, digestBlob } from '../../src/storage/blob-store';
 import { HashWorkerPool } from '../../src/storage/hash-workers';
-import { HashingWriter, type Hashing } from '../../src/storage/hashing-writer';
+import type { Hashing } from '../../src/storage/hashing-writer';
 import type { BenchContext } from '../lib/context';
 import { deterministicFile } from '../lib/input-files';
 import { scenarioLogger } from '../lib/log';
@@ -154,7 +155,7 @@ export async function runBlobHashing(options: BlobHashingOptions): Promise<Omit<
     notes: [
       'Each round runs in a fresh receiver process; the sender is the benchmark process, over 127.0.0.1.',
       'CPU is the receiver process only (all its threads), from process.cpuUsage().',
-      'tus-8mib keeps one running MD5 + SHA-256 over the parts as the gateway does (a part has its own MD5 only when a client sends Upload-Checksum, which tus-js-client does not by default).',
+      "tus-8mib writes the parts unhashed and reads the finished blob back for MD5 + SHA-256, as the gateway's processing job does (a part has its own MD5 only when a client sends Upload-Checksum, which tus-js-client does not by default).",
     ],
   };
 }
@@ -237,30 +238,17 @@ async function writeVariant(variant: Variant, socket: net.Socket, dataDir: strin
       let offset = 0;
       // The socket cut into 8 MiB PATCH bodies, each streamed into its own part, as tus-js-client sends them.
       const bodies = new BodyCutter(socket, TUS_CHUNK_BYTES);
-      // As the gateway: one running MD5 + SHA-256 over all parts; no per-part MD5 (no Upload-Checksum).
-      const running = new HashingWriter({ algorithms: ['md5', 'sha256'] });
+      // As the gateway: no per-part MD5 (no Upload-Checksum), the upload's sums after the last part.
       while (!bodies.ended) {
         const part = { partNumber: parts.length + 1, offset };
-        const written = await store.writeUploadPart(upload, part, alsoInto(bodies.next(), running));
+        const written = await store.writeUploadPart(upload, part, bodies.next());
         if (written.sizeBytes === 0) break;
         parts.push({ ...part, sizeBytes: written.sizeBytes, etag: written.etag });
         offset += written.sizeBytes;
       }
-      await new Promise<void>((resolve, reject) => {
-        running.once('error', reject);
-        running.end(() => resolve());
-      });
       const completed = await store.completeUpload(upload, parts);
-      return { sizeBytes: completed.sizeBytes, ...running.digests() };
+      return digestBlob(store, completed.key);
     }
-  }
-}
-
-/** The chunks of `source`, each written to `writer` (waiting for it) before it is passed on. */
-async function* alsoInto(source: AsyncIterable<Buffer>, writer: HashingWriter): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    await new Promise<void>((resolve, reject) => writer.write(chunk, (error) => (error ? reject(error) : resolve())));
-    yield chunk;
   }
 }
 
