@@ -357,7 +357,7 @@ export class FileBlobStore implements BlobStore {
     const flusher = new EarlyFlusher(handle, earlyFlushBytes);
     // One write at a time: concurrent writes to one file queue on its inode lock, and the threads
     // waiting there spin (perf: rwsem_spin_on_owner, 45% of libuv's file threads' samples; see
-    // bench/PROFILE-NOTES.md). The slabs still overlap the write with the copy and the hashing. A
+    // bench/PROFILE-NOTES.md). Either writer still takes in the next bytes while one is written. A
     // write that fails fails every write queued after it.
     let lastWrite: Promise<void> = Promise.resolve();
     const writeAt = (bytes: Buffer | Buffer[], position: number): Promise<void> => {
@@ -379,6 +379,7 @@ export class FileBlobStore implements BlobStore {
     }
     flusher.rethrow();
     await handle.sync();
+    // No algorithm asked for (GatheringWriter), no digest to give.
     const digests = writer instanceof HashingWriter ? writer.digests() : ({} as Record<DigestAlgorithm, string>);
     return { sizeBytes: writer.sizeBytes, digests };
   }
