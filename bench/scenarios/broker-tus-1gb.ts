@@ -15,7 +15,7 @@
  * the upload's MD5 and SHA-256 are computed after the last chunk by its processing job, as Altinn
  * does (CONTRACT §4-5). The clock runs from the creation POST to the answer to the last PATCH; the
  * transfer is then checked to be Published with the MD5 of the input file, and the time until then
- * is reported too (secondsToPublished). The server CPU figure stops at the last chunk's answer.
+ * is reported too (secondsToPublished); the server's CPU and RSS are counted until then.
  *
  * A second baseline, plain TUS, is the plain server in the shape of TUS (creation, then one PATCH
  * per chunk written at its offset and fsynced, nothing else), driven once by the raw client and
@@ -261,7 +261,7 @@ export const brokerTus1gb: Scenario = {
       notes: [
         PRIMED_NOTE,
         `tus-js-client (4.x, in the benchmark process) is given an fs.ReadStream: for each ${CHUNK_BYTES / MIB} MiB chunk it opens a read stream of that range and pipes it into the PATCH request, so the client streams as the raw client does; its figure is the headline. The raw client (creation POST, then one PATCH per chunk with Upload-Offset, over a keep-alive agent) is there to show whether the library adds a cost of its own.`,
-        `Per chunk the gateway reads the transfer with its recipients (1 statement), takes the lease on the upload its current attempt names, reading the row and numbering the part (1 statement), streams the chunk into the upload file, copied once into slabs that are written (fdatasync started every 4 MiB while the rest arrives) and also hashed into the running MD5 and SHA-256 of the whole upload on the hashing thread (state kept there between chunks; a chunk's own MD5 only when the client sends Upload-Checksum, which neither client here does), fsyncs, then moves the offset, records the part and releases the lease in one statement; the last chunk renames the file into a blob and publishes the transfer. After the last chunk's answer the transfer was: ${statuses.join(', ') || '?'}.`,
+        `Per chunk the gateway reads the transfer with its recipients (1 statement), takes the lease on the upload its current attempt names, reading the row and numbering the part (1 statement), streams the chunk into the upload file from the request's own buffers, gathered into vectored writes of 1 MiB (fdatasync started every 4 MiB while the rest arrives; nothing hashed: a chunk's own MD5 only when the client sends Upload-Checksum, which neither client here does), fsyncs, then moves the offset, records the part and releases the lease in one statement; the last chunk renames the file into a blob and attaches it to the transfer, and the processing job reads the blob back for its MD5 and SHA-256. After the last chunk's answer the transfer was: ${statuses.join(', ') || '?'}.`,
         'The baseline receives the same file in one request (no chunks, no hashing) and fsyncs once. The plain TUS baseline is the same server in the shape of TUS (creation, then each chunk a PATCH written at its offset and fsynced before the answer; no checks, hashing or database), driven by the raw client and by tus-js-client: the ceiling of chunking itself for each client. Fresh server processes every round, order rotated; each warmed by one unmeasured upload of 24 MiB.',
         ...(profileNote ? [profileNote] : []),
       ],

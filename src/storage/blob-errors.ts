@@ -8,6 +8,13 @@ export class BlobTooLargeError extends Error {
   }
 }
 
+/** A writer's size limit must be a byte count (RangeError otherwise); undefined is no limit. */
+export function assertMaxBytes(maxBytes: number | undefined): void {
+  if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes >= 0)) {
+    throw new RangeError(`maxBytes must be a non-negative integer (got ${maxBytes})`);
+  }
+}
+
 /** A byte range that does not lie within the blob. */
 export class RangeNotSatisfiableError extends RangeError {
   constructor(

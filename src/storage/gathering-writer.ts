@@ -9,7 +9,7 @@
  * before it holds the source back: memory is flat whatever the size.
  */
 import { Writable } from 'node:stream';
-import { BlobTooLargeError } from './blob-errors';
+import { BlobTooLargeError, assertMaxBytes } from './blob-errors';
 
 export interface GatheringWriterOptions {
   /** Receives each batch, its position from the start of the stream; the buffers are the source's. */
@@ -33,9 +33,7 @@ export class GatheringWriter extends Writable {
   constructor(options: GatheringWriterOptions) {
     super({ highWaterMark: options.batchBytes });
     if (!(Number.isSafeInteger(options.batchBytes) && options.batchBytes > 0)) throw new RangeError(`batchBytes must be a positive integer (got ${options.batchBytes})`);
-    if (options.maxBytes !== undefined && !(Number.isSafeInteger(options.maxBytes) && options.maxBytes >= 0)) {
-      throw new RangeError(`maxBytes must be a non-negative integer (got ${options.maxBytes})`);
-    }
+    assertMaxBytes(options.maxBytes);
     this.options = options;
   }
 

@@ -19,7 +19,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import os from 'node:os';
 import { Writable } from 'node:stream';
-import { BlobTooLargeError } from './blob-errors';
+import { BlobTooLargeError, assertMaxBytes } from './blob-errors';
 import { HashWorkerPool, type DigestAlgorithm, type OffThreadHash } from './hash-workers';
 
 export type { DigestAlgorithm } from './hash-workers';
@@ -114,9 +114,7 @@ export class HashingWriter extends Writable {
 
   constructor(options: HashingWriterOptions) {
     super({ highWaterMark: SLAB_BYTES });
-    if (options.maxBytes !== undefined && !(Number.isSafeInteger(options.maxBytes) && options.maxBytes >= 0)) {
-      throw new RangeError(`maxBytes must be a non-negative integer (got ${options.maxBytes})`);
-    }
+    assertMaxBytes(options.maxBytes);
     this.algorithms = options.algorithms;
     this.writeAt = options.writeAt;
     this.maxBytes = options.maxBytes;
