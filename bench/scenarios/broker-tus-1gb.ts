@@ -69,6 +69,8 @@ interface Round {
   secondsToPublished?: number;
   rss: RssSummary;
   cpuMs: number;
+  /** The benchmark process's CPU while it sent the file: the client's cost, on cores it shares with the server. */
+  clientCpuMs: number;
 }
 
 export const brokerTus1gb: Scenario = {
@@ -119,7 +121,9 @@ export const brokerTus1gb: Scenario = {
           await primeFreedPages(context.workDir, sizeBytes);
           const sampler = RssSampler.start(server.pid);
           const cpu = await CpuMeter.start(server.pid);
+          const clientCpuBefore = process.cpuUsage();
           const sent = await send(input.path, sizeBytes);
+          const clientCpu = process.cpuUsage(clientCpuBefore);
           const publication: Pick<Round, 'statusAfterLastChunk' | 'secondsToPublished'> = {};
           if (sent.id) {
             publication.statusAfterLastChunk = (await overview(server.baseUrl, broker, sent.id)).json?.fileTransferStatus;
@@ -132,11 +136,11 @@ export const brokerTus1gb: Scenario = {
           // The gateway's CPU counts until Published with its MD5: the sums computed after the last chunk are the upload's cost too.
           const cpuMs = (await cpu.stop()).processMs;
           const rss = await sampler.stop();
-          const measured: Round = { system, round: r, mbPerSecond: round(sizeBytes / MB / sent.seconds, 1), seconds: round(sent.seconds, 3), requests: sent.requests, rss, cpuMs, ...publication };
+          const measured: Round = { system, round: r, mbPerSecond: round(sizeBytes / MB / sent.seconds, 1), seconds: round(sent.seconds, 3), requests: sent.requests, rss, cpuMs, clientCpuMs: Math.round((clientCpu.user + clientCpu.system) / 1000), ...publication };
           results.push(measured);
           log(
             `round ${r}/${rounds} ${system.padEnd(13)} ${measured.mbPerSecond.toFixed(0).padStart(5)} MB/s (${sent.requests} requests), ` +
-              `RSS growth ${(rss.growthBytes / MIB).toFixed(1)} MiB, server CPU ${cpuMs} ms` +
+              `RSS growth ${(rss.growthBytes / MIB).toFixed(1)} MiB, server CPU ${cpuMs} ms, client CPU ${measured.clientCpuMs} ms` +
               `${sent.id ? `, ${measured.statusAfterLastChunk} after the last chunk, Published with md5 ok after ${measured.secondsToPublished} s` : system === 'plain' ? ', size ok' : ', offsets ok'}`,
           );
         } finally {
@@ -178,6 +182,7 @@ export const brokerTus1gb: Scenario = {
     const of = (system: System) => results.filter((x) => x.system === system);
     const mbps = (system: System) => median(of(system).map((x) => x.mbPerSecond));
     const cpuPerGiB = (system: System) => median(of(system).map((x) => x.cpuMs)) / (sizeBytes / (1024 * MIB)) / 1000;
+    const clientCpuPerGiB = (system: System) => median(of(system).map((x) => x.clientCpuMs)) / (sizeBytes / (1024 * MIB)) / 1000;
     const growth = (system: System) => Math.max(...of(system).map((x) => x.rss.growthBytes));
     const plain = mbps('plain');
     const baselineName = 'plain Node upload (one request, write + fsync)';
@@ -246,6 +251,22 @@ export const brokerTus1gb: Scenario = {
         ratioMeaning: 'ours ÷ plain, lower is better',
       },
       {
+        measure: 'client CPU per GiB sent, tus-js-client against the gateway (median; the benchmark process, which shares the cores with the server)',
+        ours: round(clientCpuPerGiB('tus-js-client'), 3),
+        unit: 's',
+        baseline: { name: 'the one-request client of the plain upload', value: round(clientCpuPerGiB('plain'), 3) },
+        ratio: round(clientCpuPerGiB('tus-js-client') / clientCpuPerGiB('plain'), 2),
+        ratioMeaning: 'tus-js-client ÷ one-request client: CPU the headline client takes from a 2-core machine that its server does not get',
+      },
+      {
+        measure: 'client CPU per GiB sent, raw TUS client against the gateway (median)',
+        ours: round(clientCpuPerGiB('raw-tus'), 3),
+        unit: 's',
+        baseline: { name: 'the one-request client of the plain upload', value: round(clientCpuPerGiB('plain'), 3) },
+        ratio: round(clientCpuPerGiB('raw-tus') / clientCpuPerGiB('plain'), 2),
+        ratioMeaning: 'raw TUS client ÷ one-request client',
+      },
+      {
         measure: 'time from the creation POST to Published (with its MD5), tus-js-client (median)',
         ours: round(median(of('tus-js-client').map((x) => x.secondsToPublished!)), 2),
         unit: 's',
@@ -262,7 +283,7 @@ export const brokerTus1gb: Scenario = {
         PRIMED_NOTE,
         `tus-js-client (4.x, in the benchmark process) is given an fs.ReadStream: for each ${CHUNK_BYTES / MIB} MiB chunk it opens a read stream of that range and pipes it into the PATCH request, so the client streams as the raw client does; its figure is the headline. The raw client (creation POST, then one PATCH per chunk with Upload-Offset, over a keep-alive agent) is there to show whether the library adds a cost of its own.`,
         `Per chunk the gateway reads the transfer with its recipients (1 statement), takes the lease on the upload its current attempt names, reading the row and numbering the part (1 statement), streams the chunk into the upload file from the request's own buffers, gathered into vectored writes of 1 MiB (fdatasync started every 4 MiB while the rest arrives; nothing hashed: a chunk's own MD5 only when the client sends Upload-Checksum, which neither client here does), fsyncs, then moves the offset, records the part and releases the lease in one statement; the last chunk renames the file into a blob and attaches it to the transfer, and the processing job reads the blob back for its MD5 and SHA-256. After the last chunk's answer the transfer was: ${statuses.join(', ') || '?'}.`,
-        'The baseline receives the same file in one request (no chunks, no hashing) and fsyncs once. The plain TUS baseline is the same server in the shape of TUS (creation, then each chunk a PATCH written at its offset and fsynced before the answer; no checks, hashing or database), driven by the raw client and by tus-js-client: the ceiling of chunking itself for each client. Fresh server processes every round, order rotated; each warmed by one unmeasured upload of 24 MiB.',
+        'The baseline receives the same file in one request (no chunks, no hashing) and fsyncs once. The plain TUS baseline is the same server in the shape of TUS (creation, then each chunk a PATCH written at its offset and fsynced before the answer; no checks, hashing or database), driven by the raw client and by tus-js-client: the ceiling of chunking itself for each client. Fresh server processes every round, order rotated; each warmed by one unmeasured upload of 24 MiB. Client CPU is the benchmark process\'s while it sends (the client, and the RSS sampler\'s thread reading /proc every 50 ms): on this machine the client and the server share the cores, so what the client spends the server does not get.',
         ...(profileNote ? [profileNote] : []),
       ],
     };
