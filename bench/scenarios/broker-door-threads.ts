@@ -17,6 +17,12 @@
  * deleted after each measured upload, as the plain server deletes its file every round. A TUS
  * upload's figures include its processing job (the MD5 and SHA-256, computed after the last
  * chunk): the MB/s stop at the last chunk's answer, the thread times once it is Published with its MD5.
+ *
+ * Compare like with like: every upload but a gateway's first follows the deletion of the previous
+ * 1 GiB blob a moment before, and on a VM that hands freed memory back to its host that makes it
+ * the cheaper one (its file threads' kernel time a third; with the blobs kept, it is the dearer
+ * one). broker-tus-1gb primes before every upload instead; its figures match the first uploads
+ * here (bench/PROFILE-NOTES.md).
  */
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
