@@ -1,8 +1,9 @@
 /**
  * What the broker scenarios share: a resource and organisation tokens made in-process on the
  * bench archive (the gateway child shares its DATA_DIR, hence its token issuer key), small JSON
- * calls of the Altinn 3 API, a streamed file upload client (Content-Length, read from the file as it
- * is sent, nothing buffered), the gateway started with extra environment (CLAMD_URL, node flags),
+ * calls of the Altinn 3 API, the streamed file upload client (Content-Length, read from the file as
+ * it is sent, nothing buffered; from bench/lib/upload-clients.ts), the gateway started with extra
+ * environment (CLAMD_URL, node flags),
  * an optional clamd, and the summary of a gateway CPU profile.
  */
 import { execFile } from 'node:child_process';
@@ -162,74 +163,7 @@ export async function waitForPublished(baseUrl: string, broker: BrokerSetup, fil
   }
 }
 
-export interface Upload {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  seconds: number;
-  mbPerSecond: number;
-  bytes: number;
-}
-
-/**
- * Streams a file (or `bytes` of it from `start`) as a request body with Content-Length, 256 KiB
- * reads, optionally between a prefix and a suffix (an MTOM envelope), and waits for the whole
- * answer. The clock runs from the request's start to the answer's end; `bytes` is the file's part.
- */
-export function uploadFile(
-  url: string,
-  file: string,
-  options: {
-    method?: string | undefined;
-    headers?: Record<string, string>;
-    start?: number;
-    bytes?: number;
-    agent?: http.Agent | false;
-    prefix?: Buffer | undefined;
-    suffix?: Buffer | undefined;
-    /** Transfer-Encoding: chunked instead of Content-Length (as Metro sends MTOM uploads). */
-    chunked?: boolean | undefined;
-  } = {},
-): Promise<Upload> {
-  const start = options.start ?? 0;
-  const bytes = options.bytes ?? fs.statSync(file).size - start;
-  const prefix = options.prefix ?? Buffer.alloc(0);
-  const suffix = options.suffix ?? Buffer.alloc(0);
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const request = http.request(
-      url,
-      {
-        method: options.method ?? 'POST',
-        agent: options.agent ?? false,
-        headers: {
-          'content-type': 'application/octet-stream',
-          ...options.headers,
-          ...(options.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(prefix.length + bytes + suffix.length) }),
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.length < 16 && chunks.push(chunk));
-        response.on('end', () => {
-          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-          resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks).toString('utf8'), seconds, mbPerSecond: bytes / MB / seconds, bytes });
-        });
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    if (prefix.length > 0) request.write(prefix);
-    if (bytes === 0) {
-      request.end(suffix);
-      return;
-    }
-    const source = fs.createReadStream(file, { start, end: start + bytes - 1, highWaterMark: 256 * 1024 });
-    source.on('error', (error) => request.destroy(error));
-    source.pipe(request, { end: false });
-    source.on('end', () => request.end(suffix));
-  });
-}
+export { uploadFile, type Upload } from '../lib/upload-clients';
 
 /**
  * GETs a URL with request headers (a token) and hashes the whole body with SHA-256 as it arrives,

@@ -3,8 +3,11 @@
  * (/broker/api/v1/filetransfer/upload/tus/{id}) in 8 MiB chunks, against the plain Node upload
  * server (body → file, fsync) receiving the same file in one request, measured in the same run.
  *
- * Two TUS clients, both in this process and both streaming each chunk from the file (no chunk is
- * buffered whole):
+ * Two TUS clients, both streaming each chunk from the file (no chunk is buffered whole). Every
+ * upload, the plain baselines' too, is sent by a node process of its own that does nothing else
+ * (bench/lib/upload-clients.ts), as a real client is: in the benchmark process, with the gateway's
+ * modules loaded and the samplers running, the same clients cost 2-3 times the CPU, which on 2
+ * shared cores the server did not get (bench/PROFILE-NOTES.md). The client's CPU is reported.
  *   tus-js-client  the client Altinn documents, given an fs.ReadStream: it opens a read stream per
  *                  chunk and pipes it through a byte-counting Transform into node:http (keep-alive
  *                  global agent). This is the headline figure.
@@ -23,9 +26,7 @@
  * that what the gateway adds per chunk is seen apart from what chunking and the client cost.
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { Upload as TusUpload } from 'tus-js-client';
 import type { BenchContext } from '../lib/context';
 import { CpuMeter } from '../lib/cpu';
 import { deterministicFile } from '../lib/input-files';
@@ -35,9 +36,9 @@ import type { Comparison, Scenario, ScenarioResult } from '../lib/results';
 import { RssSampler, type RssSummary } from '../lib/rss';
 import { MB, MIB, median, round } from '../lib/stats';
 import { PRIMED_NOTE, primeFreedPages } from '../lib/page-cache';
+import { rawTusUpload, tusJsUpload, uploadInClientProcess, type ClientUpload } from '../lib/upload-clients';
 import {
   BROKER_API,
-  call,
   deleteTransferBlobs,
   describeProfiledRun,
   fileMd5,
@@ -46,7 +47,6 @@ import {
   profileGateway,
   setUpBroker,
   sizeLabelOf,
-  uploadFile,
   waitForPublished,
   type BrokerSetup,
 } from './broker-support';
@@ -97,23 +97,23 @@ export const brokerTus1gb: Scenario = {
         const server: ChildServer = baseline ? await context.startBaseline('plain-upload', 'plain-upload-server.js', [uploadsDir]) : await context.startGateway(`broker-tus-${system}-${r}`);
         const uploaded: string[] = [];
         try {
-          /** Times a TUS upload (its requests counted by `upload`), of the gateway's transfer `id` if given. */
-          const timed = async (upload: () => Promise<number>, id?: string) => {
-            const started = process.hrtime.bigint();
-            const requests = await upload();
-            return { seconds: Number(process.hrtime.bigint() - started) / 1e9, requests, id, started };
-          };
+          /** One upload of `file` by this system's client, in a client process of its own; `id` is the gateway's transfer. */
           const send = async (file: string, bytes: number) => {
-            if (system === 'plain') {
-              const upload = await uploadFile(`${server.baseUrl}/upload`, file);
-              if (upload.status !== 200 || JSON.parse(upload.body).sizeBytes !== bytes) throw new Error(`plain upload: ${upload.status} ${upload.body}`);
-              return { seconds: upload.seconds, requests: 1, id: undefined };
-            }
-            if (system === 'plain-tus') return timed(() => rawTusUpload(`${server.baseUrl}/tus`, {}, file, bytes));
-            if (system === 'plain-tus-js') return timed(() => tusJsUpload(`${server.baseUrl}/tus`, {}, file));
-            const id = await initialize(server.baseUrl, broker, { disableVirusScan: true });
-            uploaded.push(id);
-            return timed(() => (system === 'raw-tus' ? rawBrokerTusUpload(server.baseUrl, broker, id, file, bytes) : tusJsClientUpload(server.baseUrl, broker, id, file)), id);
+            const id = system === 'tus-js-client' || system === 'raw-tus' ? await initialize(server.baseUrl, broker, { disableVirusScan: true }) : undefined;
+            if (id) uploaded.push(id);
+            const upload: ClientUpload =
+              system === 'plain'
+                ? { client: 'one-request', url: `${server.baseUrl}/upload`, headers: {}, file }
+                : {
+                    client: system === 'raw-tus' || system === 'plain-tus' ? 'raw-tus' : 'tus-js-client',
+                    url: id ? tusEndpoint(server.baseUrl, id) : `${server.baseUrl}/tus`,
+                    headers: id ? senderHeaders(broker) : {},
+                    file,
+                    chunkBytes: CHUNK_BYTES,
+                  };
+            const result = await uploadInClientProcess(upload);
+            if (system === 'plain' && (result.status !== 200 || JSON.parse(result.body!).sizeBytes !== bytes)) throw new Error(`plain upload: ${result.status} ${result.body}`);
+            return { ...result, id, answeredAt: process.hrtime.bigint() };
           };
           // One unmeasured upload (several chunks) warms the process's code paths.
           const warmed = await send(warm.path, warmBytes);
@@ -121,14 +121,13 @@ export const brokerTus1gb: Scenario = {
           await primeFreedPages(context.workDir, sizeBytes);
           const sampler = RssSampler.start(server.pid);
           const cpu = await CpuMeter.start(server.pid);
-          const clientCpuBefore = process.cpuUsage();
           const sent = await send(input.path, sizeBytes);
-          const clientCpu = process.cpuUsage(clientCpuBefore);
           const publication: Pick<Round, 'statusAfterLastChunk' | 'secondsToPublished'> = {};
           if (sent.id) {
             publication.statusAfterLastChunk = (await overview(server.baseUrl, broker, sent.id)).json?.fileTransferStatus;
             const view = await waitForPublished(server.baseUrl, broker, sent.id);
-            publication.secondsToPublished = round(Number(process.hrtime.bigint() - sent.started!) / 1e9, 3);
+            // From the creation POST: the client's own clock, then this process's from its answer on.
+            publication.secondsToPublished = round(sent.seconds + Number(process.hrtime.bigint() - sent.answeredAt) / 1e9, 3);
             if (view.checksum !== md5 || view.fileTransferSize !== sizeBytes) {
               throw new Error(`${system}: Published with checksum ${view.checksum} and size ${view.fileTransferSize}, expected ${md5} and ${sizeBytes}`);
             }
@@ -136,7 +135,7 @@ export const brokerTus1gb: Scenario = {
           // The gateway's CPU counts until Published with its MD5: the sums computed after the last chunk are the upload's cost too.
           const cpuMs = (await cpu.stop()).processMs;
           const rss = await sampler.stop();
-          const measured: Round = { system, round: r, mbPerSecond: round(sizeBytes / MB / sent.seconds, 1), seconds: round(sent.seconds, 3), requests: sent.requests, rss, cpuMs, clientCpuMs: Math.round((clientCpu.user + clientCpu.system) / 1000), ...publication };
+          const measured: Round = { system, round: r, mbPerSecond: round(sizeBytes / MB / sent.seconds, 1), seconds: round(sent.seconds, 3), requests: sent.requests, rss, cpuMs, clientCpuMs: sent.cpuMs, ...publication };
           results.push(measured);
           log(
             `round ${r}/${rounds} ${system.padEnd(13)} ${measured.mbPerSecond.toFixed(0).padStart(5)} MB/s (${sent.requests} requests), ` +
@@ -166,13 +165,11 @@ export const brokerTus1gb: Scenario = {
         'broker-tus-profiled',
         {},
         async (gateway) => {
-          const started = process.hrtime.bigint();
-          await tusJsClientUpload(gateway.baseUrl, broker, prepared, input.path);
-          seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          seconds = (await uploadInClientProcess(tusJsClientProcess(gateway.baseUrl, broker, prepared, input.path))).seconds;
         },
         async (gateway) => {
           const warmId = await initialize(gateway.baseUrl, broker, { disableVirusScan: true });
-          await tusJsClientUpload(gateway.baseUrl, broker, warmId, warm.path);
+          await uploadInClientProcess(tusJsClientProcess(gateway.baseUrl, broker, warmId, warm.path));
           prepared = await initialize(gateway.baseUrl, broker, { disableVirusScan: true });
         },
       );
@@ -251,7 +248,7 @@ export const brokerTus1gb: Scenario = {
         ratioMeaning: 'ours ÷ plain, lower is better',
       },
       {
-        measure: 'client CPU per GiB sent, tus-js-client against the gateway (median; the benchmark process, which shares the cores with the server)',
+        measure: 'client CPU per GiB sent, tus-js-client against the gateway (median; its client process, which shares the cores with the server)',
         ours: round(clientCpuPerGiB('tus-js-client'), 3),
         unit: 's',
         baseline: { name: 'the one-request client of the plain upload', value: round(clientCpuPerGiB('plain'), 3) },
@@ -281,78 +278,34 @@ export const brokerTus1gb: Scenario = {
       details: { rounds: results, statusesAfterLastChunk: statuses },
       notes: [
         PRIMED_NOTE,
-        `tus-js-client (4.x, in the benchmark process) is given an fs.ReadStream: for each ${CHUNK_BYTES / MIB} MiB chunk it opens a read stream of that range and pipes it into the PATCH request, so the client streams as the raw client does; its figure is the headline. The raw client (creation POST, then one PATCH per chunk with Upload-Offset, over a keep-alive agent) is there to show whether the library adds a cost of its own.`,
+        `tus-js-client (4.x, in a client process of its own) is given an fs.ReadStream: for each ${CHUNK_BYTES / MIB} MiB chunk it opens a read stream of that range and pipes it into the PATCH request, so the client streams as the raw client does; its figure is the headline. The raw client (creation POST, then one PATCH per chunk with Upload-Offset, over a keep-alive agent) is there to show whether the library adds a cost of its own.`,
         `Per chunk the gateway reads the transfer with its recipients (1 statement), takes the lease on the upload its current attempt names, reading the row and numbering the part (1 statement), streams the chunk into the upload file from the request's own buffers, gathered into vectored writes of 1 MiB (fdatasync started every 4 MiB while the rest arrives; nothing hashed: a chunk's own MD5 only when the client sends Upload-Checksum, which neither client here does), fsyncs, then moves the offset, records the part and releases the lease in one statement; the last chunk renames the file into a blob and attaches it to the transfer, and the processing job reads the blob back for its MD5 and SHA-256. After the last chunk's answer the transfer was: ${statuses.join(', ') || '?'}.`,
-        'The baseline receives the same file in one request (no chunks, no hashing) and fsyncs once. The plain TUS baseline is the same server in the shape of TUS (creation, then each chunk a PATCH written at its offset and fsynced before the answer; no checks, hashing or database), driven by the raw client and by tus-js-client: the ceiling of chunking itself for each client. Fresh server processes every round, order rotated; each warmed by one unmeasured upload of 24 MiB. Client CPU is the benchmark process\'s while it sends (the client, and the RSS sampler\'s thread reading /proc every 50 ms): on this machine the client and the server share the cores, so what the client spends the server does not get.',
+        'The baseline receives the same file in one request (no chunks, no hashing) and fsyncs once. The plain TUS baseline is the same server in the shape of TUS (creation, then each chunk a PATCH written at its offset and fsynced before the answer; no checks, hashing or database), driven by the raw client and by tus-js-client: the ceiling of chunking itself for each client. Fresh server processes every round, order rotated; each warmed by one unmeasured upload of 24 MiB. Each upload is sent by a node process of its own (started before the clock), whose CPU over the upload is the client CPU reported: on this machine the client and the server share the cores, so what the client spends the server does not get.',
         ...(profileNote ? [profileNote] : []),
       ],
     };
   },
 };
 
-/** The raw client against the gateway's TUS endpoint for transfer `id`. */
+/** The raw client against the gateway's TUS endpoint for transfer `id`, in this process (broker-door-threads). */
 export function rawBrokerTusUpload(baseUrl: string, broker: BrokerSetup, id: string, file: string, sizeBytes: number): Promise<number> {
-  return rawTusUpload(`${baseUrl}${BROKER_API}/filetransfer/upload/tus/${id}`, { authorization: `Bearer ${broker.senderToken}` }, file, sizeBytes);
+  return rawTusUpload(tusEndpoint(baseUrl, id), senderHeaders(broker), file, sizeBytes, CHUNK_BYTES);
 }
 
-/**
- * TUS creation at `creationUrl`, then a PATCH per chunk, each streamed from the file (the raw
- * client, also driving the plain TUS baseline). Returns the number of requests.
- */
-async function rawTusUpload(creationUrl: string, headers: Record<string, string>, file: string, sizeBytes: number): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    const auth = { ...headers, 'tus-resumable': '1.0.0' };
-    const creation = new URL(creationUrl);
-    const created = await call(creation.origin, 'POST', creation.pathname, { agent, headers: { ...auth, 'upload-length': String(sizeBytes) } });
-    const location = created.status === 201 ? created.headers.location : undefined;
-    if (!location) throw new Error(`TUS creation answered ${created.status}: ${created.text.slice(0, 300)}`);
-    const uploadUrl = new URL(location, creation).toString();
-    let offset = 0;
-    let requests = 1;
-    while (offset < sizeBytes) {
-      const bytes = Math.min(CHUNK_BYTES, sizeBytes - offset);
-      const patch = await uploadFile(uploadUrl, file, {
-        method: 'PATCH',
-        start: offset,
-        bytes,
-        agent,
-        headers: { ...auth, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
-      });
-      requests++;
-      if (patch.status !== 204 || patch.headers['upload-offset'] !== String(offset + bytes)) {
-        throw new Error(`TUS PATCH at ${offset} answered ${patch.status} (Upload-Offset ${patch.headers['upload-offset']}): ${patch.body.slice(0, 300)}`);
-      }
-      offset += bytes;
-    }
-    return requests;
-  } finally {
-    agent.destroy();
-  }
-}
-
-/** tus-js-client against the gateway's TUS endpoint for transfer `id`. */
+/** tus-js-client against the gateway's TUS endpoint for transfer `id`, in this process (broker-door-threads). */
 export function tusJsClientUpload(baseUrl: string, broker: BrokerSetup, id: string, file: string): Promise<number> {
-  return tusJsUpload(`${baseUrl}${BROKER_API}/filetransfer/upload/tus/${id}`, { Authorization: `Bearer ${broker.senderToken}` }, file);
+  return tusJsUpload(tusEndpoint(baseUrl, id), senderHeaders(broker), file, CHUNK_BYTES);
 }
 
-/** tus-js-client with an fs.ReadStream, CHUNK_BYTES chunks, no retries. Returns the number of requests. */
-function tusJsUpload(endpoint: string, headers: Record<string, string>, file: string): Promise<number> {
-  let requests = 0;
-  return new Promise((resolve, reject) => {
-    const upload = new TusUpload(fs.createReadStream(file), {
-      endpoint,
-      chunkSize: CHUNK_BYTES,
-      headers,
-      retryDelays: [],
-      storeFingerprintForResuming: false,
-      removeFingerprintOnSuccess: false,
-      onBeforeRequest: () => {
-        requests++;
-      },
-      onError: reject,
-      onSuccess: () => resolve(requests),
-    });
-    upload.start();
-  });
+/** tus-js-client against the gateway's TUS endpoint for transfer `id`, as a client process runs it. */
+function tusJsClientProcess(baseUrl: string, broker: BrokerSetup, id: string, file: string): ClientUpload {
+  return { client: 'tus-js-client', url: tusEndpoint(baseUrl, id), headers: senderHeaders(broker), file, chunkBytes: CHUNK_BYTES };
+}
+
+function tusEndpoint(baseUrl: string, fileTransferId: string): string {
+  return `${baseUrl}${BROKER_API}/filetransfer/upload/tus/${fileTransferId}`;
+}
+
+function senderHeaders(broker: BrokerSetup): Record<string, string> {
+  return { authorization: `Bearer ${broker.senderToken}` };
 }
