@@ -157,7 +157,17 @@ export function tusJsUpload(endpoint: string, headers: Record<string, string>, f
 
 /** One upload for a client process: which client, where to, what. */
 export type ClientUpload =
-  | { client: 'one-request'; url: string; headers: Record<string, string>; file: string }
+  | {
+      client: 'one-request';
+      url: string;
+      method?: string | undefined;
+      headers: Record<string, string>;
+      file: string;
+      /** Sent before and after the file (an MTOM envelope), base64 in the JSON that reaches the client process. */
+      prefixBase64?: string | undefined;
+      suffixBase64?: string | undefined;
+      chunked?: boolean | undefined;
+    }
   | { client: 'raw-tus' | 'tus-js-client'; url: string; headers: Record<string, string>; file: string; chunkBytes: number };
 
 export interface ClientUploadResult {
@@ -166,9 +176,11 @@ export interface ClientUploadResult {
   requests: number;
   /** The client process's CPU (all its threads) over those seconds. */
   cpuMs: number;
-  /** The one-request upload's answer. */
+  /** The one-request upload's answer, and the bytes of the file it sent. */
   status?: number;
+  headers?: http.IncomingHttpHeaders;
   body?: string;
+  bytes?: number;
 }
 
 /** Runs `upload` in this process, timed, with this process's CPU over it. */
@@ -181,13 +193,40 @@ export async function runClientUpload(upload: ClientUpload): Promise<ClientUploa
     return Math.round((cpu.user + cpu.system) / 1000);
   };
   if (upload.client === 'one-request') {
-    const answer = await uploadFile(upload.url, upload.file, { headers: upload.headers });
-    return { seconds: elapsed(), requests: 1, cpuMs: cpuMs(), status: answer.status, body: answer.body };
+    const envelope = (base64: string | undefined) => (base64 === undefined ? undefined : Buffer.from(base64, 'base64'));
+    const answer = await uploadFile(upload.url, upload.file, {
+      method: upload.method,
+      headers: upload.headers,
+      prefix: envelope(upload.prefixBase64),
+      suffix: envelope(upload.suffixBase64),
+      chunked: upload.chunked,
+    });
+    return { seconds: answer.seconds, requests: 1, cpuMs: cpuMs(), status: answer.status, headers: answer.headers, body: answer.body, bytes: answer.bytes };
   }
   const sizeBytes = fs.statSync(upload.file).size;
   const requests =
     upload.client === 'raw-tus' ? await rawTusUpload(upload.url, upload.headers, upload.file, sizeBytes, upload.chunkBytes) : await tusJsUpload(upload.url, upload.headers, upload.file, upload.chunkBytes);
   return { seconds: elapsed(), requests, cpuMs: cpuMs() };
+}
+
+/** `uploadFile`, sent by a node process of its own: the same answer, and that process's CPU over the upload. */
+export async function uploadFileInClientProcess(
+  url: string,
+  file: string,
+  options: { method?: string | undefined; headers?: Record<string, string>; prefix?: Buffer | undefined; suffix?: Buffer | undefined; chunked?: boolean | undefined } = {},
+): Promise<Upload & { cpuMs: number }> {
+  const result = await uploadInClientProcess({
+    client: 'one-request',
+    url,
+    file,
+    method: options.method,
+    headers: options.headers ?? {},
+    prefixBase64: options.prefix?.toString('base64'),
+    suffixBase64: options.suffix?.toString('base64'),
+    chunked: options.chunked,
+  });
+  const bytes = result.bytes!;
+  return { status: result.status!, headers: result.headers!, body: result.body!, seconds: result.seconds, mbPerSecond: bytes / MB / result.seconds, bytes, cpuMs: result.cpuMs };
 }
 
 /** Runs `upload` in a node process of its own (its start is not timed) and returns what it measured. */

@@ -4,7 +4,9 @@
  * the limit measured in the same run:
  *
  *   upload    the door's upload request against plain-upload-server (the body written to a file and
- *             fsynced, nothing else), both sent the same file by the same streaming client;
+ *             fsynced, nothing else), both sent the same file by the same streaming client, from a
+ *             node process of its own (bench/lib/upload-clients.ts: in the benchmark process a
+ *             client costs 2-3 times the CPU, which the server on 2 shared cores does not get);
  *   download  the door's download against plain-pipe-server serving the same blob file.
  *
  * Each round starts fresh server processes (order alternating), warms each with one unmeasured
@@ -23,7 +25,8 @@ import type { Comparison } from '../lib/results';
 import { RssSampler, type RssSummary } from '../lib/rss';
 import { downloadRaw, type Download } from '../lib/stream-client';
 import { MIB, median, round } from '../lib/stats';
-import { deleteTransferBlobs, describeProfiledRun, overview, profileGateway, uploadFile, type BrokerSetup, type Upload } from './broker-support';
+import { uploadFileInClientProcess } from '../lib/upload-clients';
+import { deleteTransferBlobs, describeProfiledRun, overview, profileGateway, type BrokerSetup, type Upload } from './broker-support';
 import { gcStats } from '../lib/gc-stats';
 import { primeFreedPages } from '../lib/page-cache';
 
@@ -74,6 +77,8 @@ export interface UpDownRound {
   rss: RssSummary;
   /** Server process CPU (ms, all its threads) spent on the measured transfer. */
   cpuMs: number;
+  /** An upload's client process's CPU (ms) over it. */
+  clientCpuMs?: number;
   gc?: { majorCollections: number; gcMs: number } | undefined;
 }
 
@@ -97,7 +102,7 @@ export async function measureUpDown(
         const send = async (file: InputFile) => {
           const request: UploadRequest =
             system === 'gateway' ? await door.prepareUpload(server.baseUrl, file) : { url: `${server.baseUrl}/upload`, headers: {}, transferIdOf: () => '' };
-          return { request, measure: () => uploadFile(request.url, file.path, { method: request.method, headers: request.headers, prefix: request.prefix, suffix: request.suffix, chunked: request.chunked }) };
+          return { request, measure: () => uploadFileInClientProcess(request.url, file.path, { method: request.method, headers: request.headers, prefix: request.prefix, suffix: request.suffix, chunked: request.chunked }) };
         };
         // One unmeasured upload warms the process's code paths (credentials, routes, blob store).
         const warmed = await send(warm);
@@ -129,8 +134,8 @@ export async function measureUpDown(
         const gc = gcBefore && gcAfter && { majorCollections: gcAfter.majorCount - gcBefore.majorCount, gcMs: Math.round((gcAfter.totalSeconds - gcBefore.totalSeconds) * 1000) };
         // MB/s of the file itself (an envelope around it is not counted).
         const mbPerSecond = sizeBytes / 1e6 / upload.seconds;
-        results.push({ direction: 'upload', system, round: r, mbPerSecond: round(mbPerSecond, 1), seconds: round(upload.seconds, 3), rss, cpuMs, gc });
-        logRound(log, 'upload', r, rounds, system, mbPerSecond, rss, cpuMs, gc, system === 'gateway' ? 'Published, md5 ok' : 'size ok');
+        results.push({ direction: 'upload', system, round: r, mbPerSecond: round(mbPerSecond, 1), seconds: round(upload.seconds, 3), rss, cpuMs, clientCpuMs: upload.cpuMs, gc });
+        logRound(log, 'upload', r, rounds, system, mbPerSecond, rss, cpuMs, gc, `${system === 'gateway' ? 'Published, md5 ok' : 'size ok'}, client CPU ${upload.cpuMs} ms`);
       } finally {
         if (system === 'gateway') {
           await context.stopGateway();
@@ -148,7 +153,7 @@ export async function measureUpDown(
     let mbPerSecond = NaN;
     let prepared: UploadRequest | undefined;
     const send = (request: UploadRequest, file: InputFile) =>
-      uploadFile(request.url, file.path, { method: request.method, headers: request.headers, prefix: request.prefix, suffix: request.suffix, chunked: request.chunked });
+      uploadFileInClientProcess(request.url, file.path, { method: request.method, headers: request.headers, prefix: request.prefix, suffix: request.suffix, chunked: request.chunked });
     const run = await profileGateway(
       context,
       `${label}-upload-profiled`,
