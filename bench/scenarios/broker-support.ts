@@ -3,8 +3,7 @@
  * bench archive (the gateway child shares its DATA_DIR, hence its token issuer key), small JSON
  * calls of the Altinn 3 API, the streamed file upload client (Content-Length, read from the file as
  * it is sent, nothing buffered; from bench/lib/upload-clients.ts), the gateway started with extra
- * environment (CLAMD_URL, node flags),
- * an optional clamd, and the summary of a gateway CPU profile.
+ * environment (CLAMD_URL, node flags), an optional clamd, and the summary of a gateway CPU profile.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
