@@ -1,7 +1,7 @@
 /**
- * The upload clients of the broker benchmarks, in a module that loads nothing of the gateway: the
- * one-request streaming upload, a raw TUS client (creation, then a PATCH per chunk) and
- * tus-js-client. `uploadInClientProcess` runs one of them in a node process of its own
+ * The HTTP clients of the broker benchmarks, in a module that loads nothing of the gateway: a small
+ * JSON call, the one-request streaming upload, a raw TUS client (creation, then a PATCH per chunk)
+ * and tus-js-client. `uploadInClientProcess` runs one of them in a node process of its own
  * (upload-client-child.js), so that the client measured is a small process doing nothing else, as
  * a real client is, and not the benchmark process with the gateway's modules loaded and its
  * samplers running: there the same uploads cost 2-3 times the CPU they cost a process of their own,
@@ -14,6 +14,53 @@ import http from 'node:http';
 import path from 'node:path';
 import { Upload as TusUpload } from 'tus-js-client';
 import { MB } from './stats';
+
+export interface JsonResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  json: any;
+  text: string;
+  ms: number;
+}
+
+/** One request with an optional small body, answered in full. */
+export function call(
+  baseUrl: string,
+  method: string,
+  urlPath: string,
+  options: { token?: string; json?: unknown; body?: Buffer; contentType?: string; agent?: http.Agent; headers?: Record<string, string> } = {},
+): Promise<JsonResponse> {
+  const body = options.json !== undefined ? Buffer.from(JSON.stringify(options.json)) : options.body;
+  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (body) {
+    headers['content-type'] = options.contentType ?? (options.json !== undefined ? 'application/json' : 'application/octet-stream');
+    headers['content-length'] = String(body.length);
+  }
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const url = new URL(urlPath, baseUrl);
+    const request = http.request(url, { method, headers, agent: options.agent ?? false }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        if (/json/.test(response.headers['content-type'] ?? '') && text !== '') {
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+        }
+        resolve({ status: response.statusCode!, headers: response.headers, json, text, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      });
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
 
 export interface Upload {
   status: number;
@@ -84,24 +131,6 @@ export function uploadFile(
   });
 }
 
-/** A TUS creation POST with `headers` (Upload-Length among them); the upload's URL, resolved. */
-function createTusUpload(creationUrl: string, headers: Record<string, string>, agent: http.Agent): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(creationUrl, { method: 'POST', agent, headers }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        const location = response.statusCode === 201 ? response.headers.location : undefined;
-        if (location) resolve(new URL(location, creationUrl).toString());
-        else reject(new Error(`TUS creation answered ${response.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`));
-      });
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end();
-  });
-}
-
 /**
  * The raw TUS client: creation at `creationUrl`, then a PATCH per chunk of `chunkBytes`, each
  * streamed from the file, over one keep-alive connection. Returns the number of requests.
@@ -110,7 +139,11 @@ export async function rawTusUpload(creationUrl: string, headers: Record<string, 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const auth = { ...headers, 'tus-resumable': '1.0.0' };
-    const uploadUrl = await createTusUpload(creationUrl, { ...auth, 'upload-length': String(sizeBytes) }, agent);
+    const creation = new URL(creationUrl);
+    const created = await call(creation.origin, 'POST', creation.pathname, { agent, headers: { ...auth, 'upload-length': String(sizeBytes) } });
+    const location = created.status === 201 ? created.headers.location : undefined;
+    if (!location) throw new Error(`TUS creation answered ${created.status}: ${created.text.slice(0, 300)}`);
+    const uploadUrl = new URL(location, creation).toString();
     let offset = 0;
     let requests = 1;
     while (offset < sizeBytes) {

@@ -17,6 +17,7 @@ import { loadConfig } from '../../src/config';
 import type { Archive, BenchContext } from '../lib/context';
 import type { ChildServer } from '../lib/processes';
 import type { Download } from '../lib/stream-client';
+import { call, type JsonResponse } from '../lib/upload-clients';
 import { MB } from '../lib/stats';
 
 export const BROKER_API = '/broker/api/v1';
@@ -56,53 +57,6 @@ export async function setUpBroker(context: BenchContext, settings: ResourceSetti
     senderToken: await token(BENCH_ORGS.sender, [BROKER_SCOPES.write]),
     recipientToken: await token(BENCH_ORGS.recipient, [BROKER_SCOPES.read]),
   };
-}
-
-export interface JsonResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  json: any;
-  text: string;
-  ms: number;
-}
-
-/** One request with an optional small body, answered in full. */
-export function call(
-  baseUrl: string,
-  method: string,
-  urlPath: string,
-  options: { token?: string; json?: unknown; body?: Buffer; contentType?: string; agent?: http.Agent; headers?: Record<string, string> } = {},
-): Promise<JsonResponse> {
-  const body = options.json !== undefined ? Buffer.from(JSON.stringify(options.json)) : options.body;
-  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (body) {
-    headers['content-type'] = options.contentType ?? (options.json !== undefined ? 'application/json' : 'application/octet-stream');
-    headers['content-length'] = String(body.length);
-  }
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const url = new URL(urlPath, baseUrl);
-    const request = http.request(url, { method, headers, agent: options.agent ?? false }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        if (/json/.test(response.headers['content-type'] ?? '') && text !== '') {
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-        }
-        resolve({ status: response.statusCode!, headers: response.headers, json, text, ms: Number(process.hrtime.bigint() - started) / 1e6 });
-      });
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
 }
 
 /** The sender initializes a transfer to the recipient; returns its id (throws unless 200). */
@@ -162,7 +116,7 @@ export async function waitForPublished(baseUrl: string, broker: BrokerSetup, fil
   }
 }
 
-export { uploadFile, type Upload } from '../lib/upload-clients';
+export { call, uploadFile, type JsonResponse, type Upload } from '../lib/upload-clients';
 
 /**
  * GETs a URL with request headers (a token) and hashes the whole body with SHA-256 as it arrives,

@@ -69,7 +69,7 @@ interface Round {
   secondsToPublished?: number;
   rss: RssSummary;
   cpuMs: number;
-  /** The benchmark process's CPU while it sent the file: the client's cost, on cores it shares with the server. */
+  /** The client process's CPU while it sent the file: the client's cost, on cores it shares with the server. */
   clientCpuMs: number;
 }
 
@@ -101,17 +101,7 @@ export const brokerTus1gb: Scenario = {
           const send = async (file: string, bytes: number) => {
             const id = system === 'tus-js-client' || system === 'raw-tus' ? await initialize(server.baseUrl, broker, { disableVirusScan: true }) : undefined;
             if (id) uploaded.push(id);
-            const upload: ClientUpload =
-              system === 'plain'
-                ? { client: 'one-request', url: `${server.baseUrl}/upload`, headers: {}, file }
-                : {
-                    client: system === 'raw-tus' || system === 'plain-tus' ? 'raw-tus' : 'tus-js-client',
-                    url: id ? tusEndpoint(server.baseUrl, id) : `${server.baseUrl}/tus`,
-                    headers: id ? senderHeaders(broker) : {},
-                    file,
-                    chunkBytes: CHUNK_BYTES,
-                  };
-            const result = await uploadInClientProcess(upload);
+            const result = await uploadInClientProcess(clientUpload(system, server.baseUrl, broker, id, file));
             if (system === 'plain' && (result.status !== 200 || JSON.parse(result.body!).sizeBytes !== bytes)) throw new Error(`plain upload: ${result.status} ${result.body}`);
             return { ...result, id, answeredAt: process.hrtime.bigint() };
           };
@@ -165,11 +155,11 @@ export const brokerTus1gb: Scenario = {
         'broker-tus-profiled',
         {},
         async (gateway) => {
-          seconds = (await uploadInClientProcess(tusJsClientProcess(gateway.baseUrl, broker, prepared, input.path))).seconds;
+          seconds = (await uploadInClientProcess(clientUpload('tus-js-client', gateway.baseUrl, broker, prepared, input.path))).seconds;
         },
         async (gateway) => {
           const warmId = await initialize(gateway.baseUrl, broker, { disableVirusScan: true });
-          await uploadInClientProcess(tusJsClientProcess(gateway.baseUrl, broker, warmId, warm.path));
+          await uploadInClientProcess(clientUpload('tus-js-client', gateway.baseUrl, broker, warmId, warm.path));
           prepared = await initialize(gateway.baseUrl, broker, { disableVirusScan: true });
         },
       );
@@ -294,9 +284,12 @@ export function tusJsClientUpload(baseUrl: string, broker: BrokerSetup, id: stri
   return tusJsUpload(tusEndpoint(baseUrl, id), senderHeaders(broker), file, CHUNK_BYTES);
 }
 
-/** tus-js-client against the gateway's TUS endpoint for transfer `id`, as a client process runs it. */
-function tusJsClientProcess(baseUrl: string, broker: BrokerSetup, id: string, file: string): ClientUpload {
-  return { client: 'tus-js-client', url: tusEndpoint(baseUrl, id), headers: senderHeaders(broker), file, chunkBytes: CHUNK_BYTES };
+/** The upload `system` sends of `file`, for a client process: to the gateway's transfer `id`, or to the plain server. */
+function clientUpload(system: System, baseUrl: string, broker: BrokerSetup, id: string | undefined, file: string): ClientUpload {
+  if (system === 'plain') return { client: 'one-request', url: `${baseUrl}/upload`, headers: {}, file };
+  const client = system === 'raw-tus' || system === 'plain-tus' ? 'raw-tus' : 'tus-js-client';
+  if (id === undefined) return { client, url: `${baseUrl}/tus`, headers: {}, file, chunkBytes: CHUNK_BYTES };
+  return { client, url: tusEndpoint(baseUrl, id), headers: senderHeaders(broker), file, chunkBytes: CHUNK_BYTES };
 }
 
 function tusEndpoint(baseUrl: string, fileTransferId: string): string {

@@ -82,6 +82,11 @@ export interface UpDownRound {
   gc?: { majorCollections: number; gcMs: number } | undefined;
 }
 
+/** `request` with `file` as its body, sent by a client process of its own. */
+function sendInClientProcess(request: UploadRequest, file: InputFile) {
+  return uploadFileInClientProcess(request.url, file.path, { method: request.method, headers: request.headers, prefix: request.prefix, suffix: request.suffix, chunked: request.chunked });
+}
+
 export async function measureUpDown(
   context: BenchContext,
   options: UpDownOptions,
@@ -102,7 +107,7 @@ export async function measureUpDown(
         const send = async (file: InputFile) => {
           const request: UploadRequest =
             system === 'gateway' ? await door.prepareUpload(server.baseUrl, file) : { url: `${server.baseUrl}/upload`, headers: {}, transferIdOf: () => '' };
-          return { request, measure: () => uploadFileInClientProcess(request.url, file.path, { method: request.method, headers: request.headers, prefix: request.prefix, suffix: request.suffix, chunked: request.chunked }) };
+          return { request, measure: () => sendInClientProcess(request, file) };
         };
         // One unmeasured upload warms the process's code paths (credentials, routes, blob store).
         const warmed = await send(warm);
@@ -152,20 +157,18 @@ export async function measureUpDown(
     log('one more upload under the CPU profiler (not among the figures)');
     let mbPerSecond = NaN;
     let prepared: UploadRequest | undefined;
-    const send = (request: UploadRequest, file: InputFile) =>
-      uploadFileInClientProcess(request.url, file.path, { method: request.method, headers: request.headers, prefix: request.prefix, suffix: request.suffix, chunked: request.chunked });
     const run = await profileGateway(
       context,
       `${label}-upload-profiled`,
       {},
       async () => {
-        const upload = await send(prepared!, input);
+        const upload = await sendInClientProcess(prepared!, input);
         checkUpload(upload, 'profiled upload');
         mbPerSecond = sizeBytes / 1e6 / upload.seconds;
       },
       // Outside the profiled window: a warm-up upload, and the untimed calls before the measured one.
       async (gateway) => {
-        checkUpload(await send(await door.prepareUpload(gateway.baseUrl, warm), warm), 'warm-up');
+        checkUpload(await sendInClientProcess(await door.prepareUpload(gateway.baseUrl, warm), warm), 'warm-up');
         prepared = await door.prepareUpload(gateway.baseUrl, input);
       },
     );
