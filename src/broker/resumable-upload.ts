@@ -33,7 +33,7 @@ import type { Knex } from 'knex';
 import { enqueueJob } from '../jobs/queue';
 import { BlobTooLargeError, type BlobStore } from '../storage/blob-store';
 import { brokerError, isBrokerError } from './errors';
-import { lockFileTransferWithAttempt, requireFileTransferWithAttempt } from './file-transfer-store';
+import { lockFileTransferWithAttempt, normaliseFileTransferId, requireFileTransferWithAttempt } from './file-transfer-store';
 import { COMPOSE_UPLOAD_JOB } from './job-kinds';
 import { requireResource } from './resources';
 import { deleteBlobLater } from './status-changes';
@@ -129,9 +129,12 @@ interface TransferUploadState {
 const lengthOf = (row: UploadRow) => Number(row.upload_length);
 const offsetOf = (row: UploadRow) => Number(row.upload_offset);
 const partialIdsOf = (row: UploadRow): string[] => (row.partial_ids === null ? [] : typeof row.partial_ids === 'string' ? (JSON.parse(row.partial_ids) as string[]) : row.partial_ids);
-const attemptOf = (row: Pick<UploadRow, 'id' | 'kind'>) => (row.kind === 'single' ? `tus:${row.id}` : CONCAT_ATTEMPT);
+/** A single upload's attempt is this followed by the upload's id. */
+const SINGLE_ATTEMPT_PREFIX = 'tus:';
+const attemptOf = (row: Pick<UploadRow, 'id' | 'kind'>) => (row.kind === 'single' ? `${SINGLE_ATTEMPT_PREFIX}${row.id}` : CONCAT_ATTEMPT);
 /** The single upload an attempt names (attemptOf's inverse), if it names one. */
-const singleUploadOf = (attempt: string | null) => (attempt?.startsWith('tus:') && attempt !== CONCAT_ATTEMPT ? attempt.slice('tus:'.length) : undefined);
+const singleUploadOf = (attempt: string | null) =>
+  attempt?.startsWith(SINGLE_ATTEMPT_PREFIX) && attempt !== CONCAT_ATTEMPT ? attempt.slice(SINGLE_ATTEMPT_PREFIX.length) : undefined;
 const expiryAfter = (at: Date) => new Date(at.getTime() + UPLOAD_EXPIRATION_MS);
 
 function toUpload(row: UploadRow): ResumableUpload {
@@ -198,7 +201,7 @@ async function requireSizeAllowed(ctx: BrokerContext, transfer: FileTransfer, si
 /** Takes the upload's lease if no one holds it. An incomplete upload that has expired cannot be leased any more. */
 async function acquireLease(ctx: BrokerContext, uploadId: string): Promise<string | undefined> {
   const token = randomUUID();
-  const updated = await leasable(ctx, uploadId).update(leaseTaken(ctx, token));
+  const updated = await leasable(ctx).where({ id: uploadId }).update(leaseTaken(ctx, token));
   return updated === 1 ? token : undefined;
 }
 
@@ -211,19 +214,14 @@ interface WriteLease {
 }
 
 /**
- * acquireLease for writing the chunk at `offset` (the stored offset must still be that), also
- * answering the row and the number the chunk's part will have, in the same statement. `narrow`
- * adds conditions the row must meet.
+ * acquireLease for writing the chunk at `offset` (the stored offset must still be that) on the one
+ * upload that `which` narrows the leasable ones to, also answering the row and the number the
+ * chunk's part will have, in the same statement.
  */
-async function acquireWriteLease(
-  ctx: BrokerContext,
-  uploadId: string,
-  offset: number,
-  narrow: (upload: Knex.QueryBuilder) => Knex.QueryBuilder = (upload) => upload,
-): Promise<WriteLease | undefined> {
+async function acquireWriteLease(ctx: BrokerContext, offset: number, which: (uploads: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<WriteLease | undefined> {
   const token = randomUUID();
   const partCount = ctx.db.raw('(SELECT count(*) FROM broker_upload_parts WHERE broker_upload_parts.upload_id = broker_uploads.id) AS part_count');
-  const [taken] = await narrow(leasable(ctx, uploadId).where({ upload_offset: offset }))
+  const [taken] = await which(leasable(ctx).where({ upload_offset: offset }))
     .update(leaseTaken(ctx, token))
     .returning<(UploadRow & { part_count: number | string })[]>(['*', partCount as unknown as string]);
   if (!taken) return undefined;
@@ -232,28 +230,43 @@ async function acquireWriteLease(
 }
 
 /**
- * The usual chunk in one statement instead of two: the upload the transfer's current attempt names
- * (a single upload's id is in the attempt; a partial one's in the URL), leased at the stored offset
- * if the chunk fits in its length. Undefined when anything is not so: writeResumableUpload then
- * resolves the upload and says what is wrong (or takes the lease the long way after all).
+ * The usual chunk in one statement, before the transfer is loaded: the upload the transfer's
+ * current attempt names (a single upload's id is in the attempt; a partial one's in the URL),
+ * leased at the stored offset if the chunk fits in its length, and only while the caller is the
+ * transfer's sender and the transfer takes uploads: requireFileTransferWithAttempt(…, 'Sender')
+ * and isCurrent, asked of the rows themselves. Each statement before the body costs a chunk its
+ * round trip while the client waits (bench/PROFILE-NOTES.md). Undefined when anything is not so:
+ * writeResumableUpload then loads the transfer, resolves the upload and says what is wrong (or
+ * takes the lease the long way after all).
  */
-async function leaseCurrentUpload(ctx: BrokerContext, state: TransferUploadState, ref: UploadRef, request: WriteChunkRequest): Promise<WriteLease | undefined> {
-  const single = singleUploadOf(state.attempt);
-  const candidate =
-    ref.partialId !== undefined ? { id: ref.partialId.toLowerCase(), kind: 'partial' as const } : single !== undefined ? { id: single, kind: 'single' as const } : undefined;
-  if (!candidate || !isCurrent(candidate, state)) return undefined;
+async function leaseCurrentUpload(ctx: BrokerContext, caller: BrokerCaller, ref: UploadRef, request: WriteChunkRequest): Promise<WriteLease | undefined> {
+  const fileTransferId = normaliseFileTransferId(ref.fileTransferId);
+  const partialId = ref.partialId?.toLowerCase();
+  if (!fileTransferId) return undefined;
+  const kind: ResumableUploadKind = partialId ? 'partial' : 'single';
+  const attempt = partialId ? ctx.db.raw('?::text', [CONCAT_ATTEMPT]) : ctx.db.raw('?::text || broker_uploads.id::text', [SINGLE_ATTEMPT_PREFIX]);
+  const transferTakesIt = ctx
+    .db('broker_file_transfers')
+    .select(ctx.db.raw('1'))
+    .where({ id: fileTransferId, sender: caller.partyId })
+    .whereIn('status', UPLOADABLE_STATUSES)
+    .where('upload_attempt', attempt)
+    .whereRaw('broker_file_transfers.id = broker_uploads.file_transfer_id');
   const end = request.offset + (request.contentLength ?? 0);
-  return acquireWriteLease(ctx, candidate.id, request.offset, (upload) =>
-    upload.where({ file_transfer_id: state.transfer.fileTransferId, kind: candidate.kind }).where('upload_length', '>', request.offset).where('upload_length', '>=', end),
+  return acquireWriteLease(ctx, request.offset, (uploads) =>
+    uploads
+      .where({ file_transfer_id: fileTransferId, kind, ...(partialId !== undefined && { id: partialId }) })
+      .where('upload_length', '>', request.offset)
+      .where('upload_length', '>=', end)
+      .whereExists(transferTakesIt),
   );
 }
 
-/** The upload, unless someone holds its lease or it has expired unfinished (the sweep may be deleting it). */
-function leasable(ctx: BrokerContext, uploadId: string): Knex.QueryBuilder {
+/** Uploads no one holds the lease of, and that have not expired unfinished (the sweep may be deleting those). */
+function leasable(ctx: BrokerContext): Knex.QueryBuilder {
   const now = ctx.clock.now();
   return ctx
     .db('broker_uploads')
-    .where({ id: uploadId })
     .where((free) => free.whereNull('lease_until').orWhere('lease_until', '<=', now))
     .where((alive) => alive.whereNotNull('completed_at').orWhere('expires_at', '>', now));
 }
@@ -436,8 +449,19 @@ export interface WriteChunkResult {
  * last chunk completes the upload; a single upload is then attached to the transfer.
  */
 export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCaller, ref: UploadRef, request: WriteChunkRequest): Promise<WriteChunkResult> {
-  const state = await loadUploadState(ctx, caller, ref.fileTransferId);
-  const taken = (await leaseCurrentUpload(ctx, state, ref, request)) ?? (await leaseResolvedUpload(ctx, state, ref, request));
+  // The body may fail (a reset connection) before the blob store reads it, while the lease is taken
+  // or the file opened: the store's pump reports that error then, and until then it is not unhandled.
+  const ignoreUntilRead = () => undefined;
+  request.source.on('error', ignoreUntilRead);
+  try {
+    return await writeChunk(ctx, caller, ref, request);
+  } finally {
+    request.source.off('error', ignoreUntilRead);
+  }
+}
+
+async function writeChunk(ctx: BrokerContext, caller: BrokerCaller, ref: UploadRef, request: WriteChunkRequest): Promise<WriteChunkResult> {
+  const taken = (await leaseCurrentUpload(ctx, caller, ref, request)) ?? (await leaseResolvedUpload(ctx, await loadUploadState(ctx, caller, ref.fileTransferId), ref, request));
   if ('changed' in taken) return taken;
   const { row, lease, partNumber } = taken;
   const length = lengthOf(row);
@@ -506,7 +530,7 @@ async function leaseResolvedUpload(ctx: BrokerContext, state: TransferUploadStat
   if (request.offset !== offsetOf(row)) throw offsetMismatch(offsetOf(row), request.offset);
   if (request.contentLength !== undefined && request.offset + request.contentLength > length) throw chunkTooLong(request.offset + request.contentLength, length);
 
-  const taken = await acquireWriteLease(ctx, row.id, request.offset);
+  const taken = await acquireWriteLease(ctx, request.offset, (uploads) => uploads.where({ id: row.id }));
   if (taken) return taken;
   const now = await ctx.db<UploadRow>('broker_uploads').where({ id: row.id }).first();
   if (!now || isExpired(ctx, now)) throw uploadNotFound();

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { configureResource } from '../../src/broker/configure-resource';
 import { isBrokerError } from '../../src/broker/errors';
-import { loadFileTransfer } from '../../src/broker/file-transfer-store';
+import { appendTransferStatus, loadFileTransfer } from '../../src/broker/file-transfer-store';
 import { initializeFileTransfer } from '../../src/broker/initialize-file-transfer';
 import {
   abortResumableUploads,
@@ -103,17 +103,16 @@ async function pendingUploadFiles(): Promise<string[]> {
   return (await (ctx.blobs as FileBlobStore).listUploads()).map((upload) => upload.uploadKey);
 }
 
-it('costs a chunk three statements and no transaction of its own, and leaves the lease free after it', async () => {
+it('costs a chunk two statements and no transaction of its own, and leaves the lease free after it', async () => {
   const id = await initialize();
   const bytes = randomBytes(3000);
   const upload = await createResumableUpload(ctx, SENDER, id, { kind: 'single', uploadLength: bytes.length });
   await write(id, 0, bytes.subarray(0, 1000));
   const sql = await statementsOf(() => write(id, 1000, bytes.subarray(1000, 2000)));
-  // The transfer with its recipients, the lease on the upload row (returning it and numbering the
-  // part), the commit of the part.
-  expect(sql).toHaveLength(3);
-  expect(sql[0]).toMatch(/from "broker_file_transfers" as "t" left join "broker_recipients"/);
-  expect(sql[1]).toMatch(/^update "broker_uploads" set "lease_token"/);
+  // The lease on the upload row (checking the transfer, returning the row and numbering the part),
+  // then the commit of the part: the transfer itself is not loaded.
+  expect(sql).toHaveLength(2);
+  expect(sql[0]).toMatch(/^update "broker_uploads" set "lease_token"/);
   expect(sql.some((statement) => /^(BEGIN|COMMIT)/i.test(statement))).toBe(false);
   const row = await app.db('broker_uploads').where({ id: upload.uploadId }).first();
   expect(row).toMatchObject({ lease_token: null, lease_until: null });
@@ -125,16 +124,44 @@ it('costs a chunk three statements and no transaction of its own, and leaves the
   ]);
 });
 
-it('costs a chunk of a partial upload three statements too, and still refuses one at the wrong offset with the stored offset', async () => {
+it('costs a chunk of a partial upload two statements too, and still refuses one at the wrong offset with the stored offset', async () => {
   const id = await initialize();
   const partial = await createResumableUpload(ctx, SENDER, id, { kind: 'partial', uploadLength: 3000 });
   const sql = await statementsOf(() => write(id, 0, randomBytes(1000), { partialId: partial.uploadId }));
-  expect(sql).toHaveLength(3);
-  expect(sql[1]).toMatch(/^update "broker_uploads" set "lease_token"/);
+  expect(sql).toHaveLength(2);
+  expect(sql[0]).toMatch(/^update "broker_uploads" set "lease_token"/);
   // The one-statement lease does not fit: the upload is resolved and the refusal explained.
   expect(await write(id, 500, randomBytes(10), { partialId: partial.uploadId }).catch((error: Error) => error.message)).toBe(
     'Offset does not match file. File offset: 1000. Request offset: 500',
   );
+});
+
+it('leases in one statement only for the sender, while the transfer takes uploads, on the upload of its current attempt', async () => {
+  /** The refusal of `work`, which must have loaded the transfer after the one-statement lease took nothing. */
+  const declined = async (work: () => Promise<unknown>) => {
+    let reason: string | undefined;
+    const sql = await statementsOf(async () => (reason = await refusal(work())));
+    expect(sql[0]).toMatch(/^update "broker_uploads" set "lease_token"/);
+    expect(sql[1]).toMatch(/from "broker_file_transfers" as "t" left join "broker_recipients"/);
+    return reason;
+  };
+  const id = await initialize();
+  const single = await createResumableUpload(ctx, SENDER, id, { kind: 'single', uploadLength: 100 });
+  for (const caller of [STRANGER, RECIPIENT]) {
+    const chunk = { offset: 0, source: Readable.from([randomBytes(10)]), contentLength: 10 };
+    expect(await declined(() => writeResumableUpload(ctx, caller, { fileTransferId: id }, chunk))).toBe('FileTransferNotFound');
+  }
+
+  // A partial upload whose attempt a single upload replaced.
+  const other = await initialize();
+  const partial = await createResumableUpload(ctx, SENDER, other, { kind: 'partial', uploadLength: 100 });
+  await createResumableUpload(ctx, SENDER, other, { kind: 'single', uploadLength: 100 });
+  expect(await declined(() => write(other, 0, randomBytes(10), { partialId: partial.uploadId }))).toBe('UploadNotFound');
+
+  // A transfer that no longer takes uploads, its attempt left as it was: a conflict, as in Altinn.
+  await app.db.transaction((trx) => appendTransferStatus(trx, id, 'Cancelled', clock.now()));
+  expect(await declined(() => write(id, 0, randomBytes(10)))).toBe('FileTransferAlreadyUploaded');
+  expect(Number((await app.db('broker_uploads').where({ id: single.uploadId }).first()).upload_offset)).toBe(0);
 });
 
 /** The SQL statements `work` sends. */
