@@ -29,6 +29,7 @@ import { uploadFileInClientProcess } from '../lib/upload-clients';
 import { deleteTransferBlobs, describeProfiledRun, overview, profileGateway, type BrokerSetup, type Upload } from './broker-support';
 import { gcStats } from '../lib/gc-stats';
 import { primeFreedPages } from '../lib/page-cache';
+import { measureHashingCeiling } from '../lib/hashing-ceiling';
 
 type Direction = 'upload' | 'download';
 type System = 'gateway' | 'plain';
@@ -95,6 +96,9 @@ export async function measureUpDown(
   const sizeBytes = input.sizeBytes;
   const uploadsDir = path.join(context.workDir, 'plain-uploads');
   const results: UpDownRound[] = [];
+  // Before any server starts: what one thread here hashes, the upload's own ceiling (see the row).
+  const hashingMbps = measureHashingCeiling();
+  log(`MD5 + SHA-256 on one thread of this machine: ${hashingMbps.toFixed(0)} MB/s`);
   let published: string | undefined;
   const superseded: string[] = [];
 
@@ -232,6 +236,18 @@ export async function measureUpDown(
         target: '≥ 0.80',
         met: ratio >= 0.8,
       },
+      ...(direction === 'upload'
+        ? [
+            {
+              measure: 'the hashing ceiling: MD5 and SHA-256 together on one thread of this machine (as the gateway hashes a streamed upload, before any server started) ÷ the plain upload; no server computing both sums on the way on one thread gets past this ratio here',
+              ours: round(hashingMbps, 0),
+              unit: 'MB/s',
+              baseline: { name: baselineName, value: round(plain, 0) },
+              ratio: round(hashingMbps / plain, 2),
+              ratioMeaning: 'hashing ÷ plain',
+            },
+          ]
+        : []),
       {
         measure: `gateway RSS growth during the ${direction} (worst of ${rounds})`,
         ours: round(oursGrowth / MIB, 1),
