@@ -31,7 +31,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Knex } from 'knex';
 import { enqueueJob } from '../jobs/queue';
-import { BlobTooLargeError, type BlobStore } from '../storage/blob-store';
+import { BlobTooLargeError, holdingSourceErrors, type BlobStore } from '../storage/blob-store';
 import { brokerError, isBrokerError } from './errors';
 import { lockFileTransferWithAttempt, normaliseFileTransferId, requireFileTransferWithAttempt } from './file-transfer-store';
 import { COMPOSE_UPLOAD_JOB } from './job-kinds';
@@ -449,15 +449,7 @@ export interface WriteChunkResult {
  * last chunk completes the upload; a single upload is then attached to the transfer.
  */
 export async function writeResumableUpload(ctx: BrokerContext, caller: BrokerCaller, ref: UploadRef, request: WriteChunkRequest): Promise<WriteChunkResult> {
-  // The body may fail (a reset connection) before the blob store reads it, while the lease is taken
-  // or the file opened: the store's pump reports that error then, and until then it is not unhandled.
-  const ignoreUntilRead = () => undefined;
-  request.source.on('error', ignoreUntilRead);
-  try {
-    return await writeChunk(ctx, caller, ref, request);
-  } finally {
-    request.source.off('error', ignoreUntilRead);
-  }
+  return holdingSourceErrors(request.source, () => writeChunk(ctx, caller, ref, request));
 }
 
 async function writeChunk(ctx: BrokerContext, caller: BrokerCaller, ref: UploadRef, request: WriteChunkRequest): Promise<WriteChunkResult> {

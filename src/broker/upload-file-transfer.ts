@@ -9,7 +9,7 @@
  * the latest attempt can commit, and the bytes of an attempt that died are always findable.
  */
 import { pipeline, type Readable } from 'node:stream';
-import { BlobTooLargeError, type StoredBlob } from '../storage/blob-store';
+import { BlobTooLargeError, holdingSourceErrors, type StoredBlob } from '../storage/blob-store';
 import { brokerError, BrokerError, isBrokerError } from './errors';
 import { requireZipSignature } from './zip-signature';
 import { attachUploadedBytes, failCurrentAttempt, maxFileTransferSize, renewUploadAttempt, startUploadAttempt } from './upload-attempts';
@@ -36,13 +36,11 @@ export interface UploadResult {
   status: FileTransfer['status']['status'];
 }
 
-export async function uploadFileTransfer(
-  ctx: BrokerContext,
-  caller: BrokerCaller,
-  fileTransferId: string,
-  source: Readable,
-  request: UploadRequest = {},
-): Promise<UploadResult> {
+export function uploadFileTransfer(ctx: BrokerContext, caller: BrokerCaller, fileTransferId: string, source: Readable, request: UploadRequest = {}): Promise<UploadResult> {
+  return holdingSourceErrors(source, () => storeUpload(ctx, caller, fileTransferId, source, request));
+}
+
+async function storeUpload(ctx: BrokerContext, caller: BrokerCaller, fileTransferId: string, source: Readable, request: UploadRequest): Promise<UploadResult> {
   const transfer = await requireFileTransfer(ctx.db, fileTransferId, caller, 'Sender');
   const resource = await requireResource(ctx.db, transfer.resourceId);
   const limit = maxFileTransferSize(ctx, resource, transfer.useVirusScan);

@@ -400,6 +400,21 @@ export class FileBlobStore implements BlobStore {
 }
 
 /**
+ * Runs `work`, which hands `source` to the store (whose pump then reports the source's errors),
+ * with an 'error' listener on `source` until it returns: a body that fails (a reset connection)
+ * while the caller is still at its statements is reported by the pump, not left unhandled.
+ */
+export async function holdingSourceErrors<T>(source: Readable, work: () => Promise<T>): Promise<T> {
+  const reportedByThePump = () => undefined;
+  source.on('error', reportedByThePump);
+  try {
+    return await work();
+  } finally {
+    source.off('error', reportedByThePump);
+  }
+}
+
+/**
  * pipeline(source, writer), except that a failure on the writer's side (a limit, a full disk) leaves
  * a Readable source undestroyed, unpiped and paused: an HTTP door can still answer the request (413)
  * on the connection it came from, and decides itself what becomes of the rest of the body.
