@@ -30,6 +30,7 @@ import {
   type JWTVerifyGetKey,
   type KeyLike,
 } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { MessagesConfig } from '../config';
 
 export interface EndUser {
@@ -104,13 +105,68 @@ export function createJwtVerifier(
     requiredClaims: ['exp', ...(requiredClaims ?? [])],
   };
 
+  const verified = createVerifiedTokenCache(options.clockTolerance);
   return async (token) => {
+    const known = verified.get(token);
+    if (known) return known;
+    let payload: JWTPayload;
     try {
-      return (await jwtVerify(token, getKey, options)).payload;
+      payload = (await jwtVerify(token, getKey, options)).payload;
     } catch (error) {
       throw new TokenError(describeJoseError(error));
     }
+    verified.set(token, payload);
+    return payload;
   };
+}
+
+/** How long a verified token is taken on trust without checking its signature again. */
+export const VERIFIED_TOKEN_TRUST_MS = 5 * 60_000;
+const VERIFIED_TOKENS_MAX_CHARS = 8 * 1024 * 1024;
+const VERIFIED_TOKEN_MAX_CHARS = 16 * 1024;
+
+/**
+ * Tokens whose signature and claims were verified, by their exact text. A client sends the same
+ * token with every request until it expires (a TUS upload with every 8 MiB chunk), and an ES256
+ * or RS256 check costs about a quarter of a millisecond of the main thread each time.
+ *
+ * An entry is used only while the token's own times would still pass (before `exp`, not before
+ * `nbf`, with jose's tolerance, by the wall clock as jose reads it) and for at most
+ * VERIFIED_TOKEN_TRUST_MS: a key the issuer withdraws stops being accepted that long after jose
+ * refetches the JWKS (which it keeps up to 10 minutes anyway).
+ * Refused tokens are not kept; the cache is bounded in characters and evicts the least recently used.
+ */
+function createVerifiedTokenCache(clockToleranceSeconds: number) {
+  const entries = new LRUCache<string, { payload: JWTPayload; validFromMs: number; validUntilMs: number }>({
+    maxSize: VERIFIED_TOKENS_MAX_CHARS,
+    sizeCalculation: (_entry, token) => token.length,
+  });
+  return {
+    get(token: string): JWTPayload | undefined {
+      const entry = entries.get(token);
+      if (!entry) return undefined;
+      const now = Date.now();
+      if (now >= entry.validFromMs && now < entry.validUntilMs) return entry.payload;
+      entries.delete(token);
+      return undefined;
+    },
+    set(token: string, payload: JWTPayload): void {
+      if (token.length > VERIFIED_TOKEN_MAX_CHARS || typeof payload.exp !== 'number') return;
+      const now = Date.now();
+      const toleranceMs = clockToleranceSeconds * 1000;
+      const validFromMs = typeof payload.nbf === 'number' ? payload.nbf * 1000 - toleranceMs : -Infinity;
+      // Shared by every later request with this token: frozen, so no reader can change what another sees.
+      entries.set(token, { payload: deepFreeze(payload), validFromMs, validUntilMs: Math.min(payload.exp * 1000 + toleranceMs, now + VERIFIED_TOKEN_TRUST_MS) });
+    },
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
 }
 
 function endUserOf(payload: JWTPayload, personClaim: string): EndUser {
