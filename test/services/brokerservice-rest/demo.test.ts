@@ -28,8 +28,10 @@ beforeAll(async () => {
 afterAll(() => close?.());
 
 function bash(script: string): Promise<ProcessRun> {
-  // Asynchronous: the server answering these calls runs in this process.
-  return runProcess('bash', ['-euo', 'pipefail', '-c', script]);
+  // Asynchronous: the server answering these calls runs in this process. --norc: with its stdin a
+  // socket (Node's pipes are socketpairs) and SHLVL unset or 0, as under a CI agent, bash takes
+  // itself for an ssh session and reads /etc/bash.bashrc, which fails under -u.
+  return runProcess('bash', ['--norc', '--noprofile', '-euo', 'pipefail', '-c', script]);
 }
 
 it('the printed Altinn 2 REST commands send, list, download and confirm a file', async () => {
