@@ -14,7 +14,7 @@
  * The issuer, key and signature handling (`createJwtVerifier`, `signWithLocalIssuerKey`) is shared
  * with the organisations' tokens of the broker API (`organisation-tokens.ts`).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -126,7 +126,8 @@ const VERIFIED_TOKENS_MAX_CHARS = 8 * 1024 * 1024;
 const VERIFIED_TOKEN_MAX_CHARS = 16 * 1024;
 
 /**
- * Tokens whose signature and claims were verified, by their exact text. A client sends the same
+ * Tokens whose signature and claims were verified, by the SHA-256 of their exact text (as the
+ * system users' remembered logins, the bearer secret itself is not what is kept). A client sends the same
  * token with every request until it expires (a TUS upload with every 8 MiB chunk), and an ES256
  * or RS256 check costs about a quarter of a millisecond of the main thread each time.
  *
@@ -134,20 +135,24 @@ const VERIFIED_TOKEN_MAX_CHARS = 16 * 1024;
  * `nbf`, with jose's tolerance, by the wall clock as jose reads it) and for at most
  * VERIFIED_TOKEN_TRUST_MS: a key the issuer withdraws stops being accepted that long after jose
  * refetches the JWKS (which it keeps up to 10 minutes anyway).
- * Refused tokens are not kept; the cache is bounded in characters and evicts the least recently used.
+ * Refused tokens are not kept; the cache is bounded by the characters of the tokens it stands for and
+ * evicts the least recently used.
  */
 function createVerifiedTokenCache(clockToleranceSeconds: number) {
-  const entries = new LRUCache<string, { payload: JWTPayload; validFromMs: number; validUntilMs: number }>({
+  const entries = new LRUCache<string, { payload: JWTPayload; tokenChars: number; validFromMs: number; validUntilMs: number }>({
     maxSize: VERIFIED_TOKENS_MAX_CHARS,
-    sizeCalculation: (_entry, token) => token.length,
+    sizeCalculation: (entry) => entry.tokenChars,
   });
+  const keyOf = (token: string) => createHash('sha256').update(token).digest('base64');
   return {
     get(token: string): JWTPayload | undefined {
-      const entry = entries.get(token);
+      if (token.length > VERIFIED_TOKEN_MAX_CHARS) return undefined;
+      const key = keyOf(token);
+      const entry = entries.get(key);
       if (!entry) return undefined;
       const now = Date.now();
       if (now >= entry.validFromMs && now < entry.validUntilMs) return entry.payload;
-      entries.delete(token);
+      entries.delete(key);
       return undefined;
     },
     set(token: string, payload: JWTPayload): void {
@@ -156,7 +161,7 @@ function createVerifiedTokenCache(clockToleranceSeconds: number) {
       const toleranceMs = clockToleranceSeconds * 1000;
       const validFromMs = typeof payload.nbf === 'number' ? payload.nbf * 1000 - toleranceMs : -Infinity;
       // Shared by every later request with this token: frozen, so no reader can change what another sees.
-      entries.set(token, { payload: deepFreeze(payload), validFromMs, validUntilMs: Math.min(payload.exp * 1000 + toleranceMs, now + VERIFIED_TOKEN_TRUST_MS) });
+      entries.set(keyOf(token), { payload: deepFreeze(payload), tokenChars: token.length, validFromMs, validUntilMs: Math.min(payload.exp * 1000 + toleranceMs, now + VERIFIED_TOKEN_TRUST_MS) });
     },
   };
 }
